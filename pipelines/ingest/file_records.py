@@ -1,0 +1,64 @@
+"""`dq_file` and `dq_rejected_row`: what happened to every file and every rejected row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from pipelines.ingest.inventory import RawFile
+from pipelines.ingest.validate import rejection_messages
+from schemas.columns import REFERENCES, SOURCES, SourceSpec
+
+DQ_FILE_SCHEMA = {
+    "file_id": pl.String, "path": pl.String, "source": pl.String, "sha256": pl.String,
+    "bytes": pl.Int64, "mtime": pl.Datetime("us", "UTC"), "status": pl.String,
+    "rows_read": pl.Int64, "rows_loaded": pl.Int64, "rows_rejected": pl.Int64, "message": pl.String,
+}
+DQ_REJECTED_SCHEMA = {
+    "file_id": pl.String, "path": pl.String, "source_row": pl.Int64, "column": pl.String,
+    "rule": pl.String, "value": pl.String, "message": pl.String,
+}
+
+NO_SOURCE_MESSAGE = ("文件不在任何来源文件夹中（应放入 enterprise/、tax/、employment/、registry/ 或 reference/）"
+                     " / the file is in no source folder (put it in enterprise/, tax/, employment/, "
+                     "registry/ or reference/)")
+
+
+def file_record(f: RawFile, status: str, rows_read: int, rows_loaded: int, message: str) -> dict:
+    return {
+        "file_id": f.file_id, "path": f.relpath, "source": f.source or "", "sha256": f.sha256,
+        "bytes": f.bytes, "mtime": dt.datetime.fromtimestamp(f.mtime, dt.UTC),
+        "status": status, "rows_read": rows_read, "rows_loaded": rows_loaded,
+        "rows_rejected": rows_read - rows_loaded, "message": message,
+    }
+
+
+def rejected_records(f: RawFile, rejected: pl.DataFrame, spec: SourceSpec | None) -> pl.DataFrame:
+    if rejected.height == 0:
+        return pl.DataFrame(schema=DQ_REJECTED_SCHEMA)
+    message = (rejection_messages(rejected, f.relpath, spec) if spec is not None
+               else pl.format("文件 {} 第{}行 {}：{} / File {}, row {}, column {}: {}", pl.lit(f.relpath),
+                              pl.col("source_row"), pl.col("column"), pl.col("rule"), pl.lit(f.relpath),
+                              pl.col("source_row"), pl.col("column"), pl.col("rule")))
+    return rejected.select(
+        pl.lit(f.file_id).alias("file_id"), pl.lit(f.relpath).alias("path"), "source_row", "column",
+        "rule", "value", message.alias("message"),
+    ).cast(DQ_REJECTED_SCHEMA)
+
+
+def spec_for(f: RawFile) -> SourceSpec | None:
+    if f.source == "reference":
+        return REFERENCES.get(f.relpath.split("/")[-1])
+    return SOURCES.get(f.source or "")
+
+
+def with_removed(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """Files seen before and gone now stay in dq_file with status `removed`."""
+    if previous is None or previous.height == 0:
+        return current
+    prev = previous.select(list(DQ_FILE_SCHEMA)).cast(DQ_FILE_SCHEMA)
+    gone = prev.filter(~pl.col("file_id").is_in(current["file_id"].implode())).with_columns(
+        pl.lit("removed").alias("status"),
+    )
+    return pl.concat([current, gone]).sort("path", "file_id")

@@ -1,0 +1,230 @@
+"""The reference files of raw/reference/ (contract section 2.2).
+
+`towns.csv` decides which town codes every other source accepts, so it is read first; when
+the raw area has none, or it cannot be read, the shipped Shanxi list is used. A reference
+row that breaks its rules goes to `dq_rejected_row` and is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipelines.ingest.cells import ParseContext, current_year, parse_boolean
+from pipelines.ingest.inventory import RawFile
+from pipelines.ingest.readers import FileRejected, read_cells
+from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
+from pipelines.reference import TOWN_COLUMNS, industry_classes, shipped_towns
+from schemas.columns import (
+    LEADING_REF,
+    MARKET_TOTALS_REF,
+    REFERENCES,
+    SPECIALTY_CATEGORIES,
+    SPECIALTY_TOWNS_REF,
+    TOWNS_REF,
+)
+
+
+@dataclass
+class ReferenceResult:
+    towns: pl.DataFrame
+    specialty_towns: pl.DataFrame
+    leading: pl.DataFrame
+    market_totals: pl.DataFrame
+    # per file: (RawFile, status, rows_read, rows_loaded, message, rejected rows)
+    files: list[tuple[RawFile, str, int, int, str, pl.DataFrame]] = field(default_factory=list)
+
+
+EMPTY_SPECIALTY = pl.DataFrame(schema={
+    "id": pl.String, "name": pl.String, "county_code": pl.String, "host_town_codes": pl.String,
+    "category": pl.String, "heritage": pl.Boolean, "national_market": pl.Boolean,
+    "core_industry_codes": pl.String, "supporting_industry_codes": pl.String,
+})
+EMPTY_LEADING = pl.DataFrame(schema={"specialty_town_id": pl.String, "uscc": pl.String,
+                                     "from_year": pl.Int32, "to_year": pl.Int32})
+EMPTY_MARKET = pl.DataFrame(schema={"specialty_town_id": pl.String, "year": pl.Int32,
+                                    "provincial_output": pl.Float64})
+
+
+def _empty_rejected() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECTED_SCHEMA)
+
+
+def _list_rule(col: str, normalise: pl.Expr, valid: pl.Series, rule: str,
+               required: bool) -> tuple[pl.Expr, pl.Expr]:
+    """A ';'-separated code list: normalised text, and the rule when an element is unknown."""
+    items = pl.col(col).fill_null("").str.split(";").list.eval(
+        normalise.filter(pl.element().str.strip_chars() != "")
+    )
+    bad = items.list.eval(~pl.element().is_in(valid.implode())).list.any()
+    empty = items.list.len() == 0
+    joined = items.list.join(";")
+    rule_expr = (pl.when(bad).then(pl.lit(rule))
+                 .when(empty & required).then(pl.lit("required_missing")))
+    return joined, rule_expr
+
+
+def _industry_element() -> pl.Expr:
+    e = pl.element().str.strip_chars().str.to_uppercase().str.replace(r"^[A-Z]", "")
+    return pl.when(e.str.contains(r"^\d{1,4}$")).then(e.str.zfill(4)).otherwise(e)
+
+
+def _town_element() -> pl.Expr:
+    e = pl.element().str.strip_chars()
+    return pl.when(e.str.contains(r"^\d{12}$") & e.str.ends_with("000")).then(e.str.slice(0, 9)).otherwise(e)
+
+
+def _extra_rules(frame: pl.DataFrame, checks: list[tuple[str, pl.Expr, pl.Expr]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply (column, new value, rule) checks; return accepted rows and rejected records."""
+    frame = frame.with_columns(
+        *[v.alias(c) for c, v, _ in checks],
+        *[r.alias(f"{c}__rule") for c, _, r in checks],
+    )
+    rule_cols = [f"{c}__rule" for c, _, _ in checks]
+    bad_any = pl.any_horizontal(pl.col(r).is_not_null() for r in rule_cols)
+    rejected = pl.concat([
+        frame.filter(pl.col(f"{c}__rule").is_not_null()).select(
+            "source_row", pl.lit(c).alias("column"), pl.col(f"{c}__rule").alias("rule"),
+            pl.col(c).cast(pl.String).alias("value"))
+        for c, _, _ in checks
+    ]).cast(REJECTED_SCHEMA)
+    return frame.filter(~bad_any).drop(rule_cols), rejected
+
+
+def read_towns(file: RawFile | None) -> tuple[pl.DataFrame, tuple | None]:
+    """The towns in force and, when the raw area has a towns.csv, its dq record."""
+    if file is None:
+        return shipped_towns(), None
+    try:
+        table = read_cells(file.path, TOWNS_REF)
+    except FileRejected as exc:
+        msg = f"{exc.zh}；改用系统自带的山西乡镇名录 / {exc.en}; the shipped Shanxi towns list is used instead"
+        return shipped_towns(), (file, "rejected", 0, 0, msg, _empty_rejected())
+    frame = table.frame.with_columns(pl.col(c).str.strip_chars() for c in TOWN_COLUMNS)
+    checks = [
+        ("town_code", pl.col("town_code"),
+         pl.when(~pl.col("town_code").str.contains(r"^\d{9}$").fill_null(False)).then(pl.lit("value_invalid"))),
+        ("county_code", pl.col("county_code"),
+         pl.when(~pl.col("county_code").str.contains(r"^\d{6}$").fill_null(False)).then(pl.lit("value_invalid"))),
+        ("town_name", pl.col("town_name"),
+         pl.when(pl.col("town_name").fill_null("") == "").then(pl.lit("required_missing"))),
+    ]
+    accepted, rejected = _extra_rules(frame, checks)
+    dup = accepted.filter(pl.len().over("town_code") > 1)
+    if dup.height:
+        rejected = pl.concat([rejected, dup.select(
+            "source_row", pl.lit("town_code").alias("column"), pl.lit("duplicate_key").alias("rule"),
+            pl.col("town_code").alias("value")).cast(REJECTED_SCHEMA)])
+        accepted = accepted.filter(pl.len().over("town_code") == 1)
+    towns = accepted.select(TOWN_COLUMNS).sort("town_code")
+    return towns, (file, "loaded", table.frame.height, towns.height, "", rejected)
+
+
+def read_references(files: list[RawFile]) -> ReferenceResult:
+    """All reference files; other files in raw/reference/ are rejected."""
+    by_name: dict[str, RawFile] = {}
+    result_files: list[tuple] = []
+    for f in files:  # files are in version order: the last one of a name is in force
+        name = f.relpath.split("/")[-1]
+        if f.relpath.count("/") == 1 and name in REFERENCES:
+            if name in by_name:
+                old = by_name[name]
+                result_files.append((old, "rejected", 0, 0,
+                                     f"已被同名的较新文件 {f.relpath} 取代 / superseded by the newer {f.relpath}",
+                                     _empty_rejected()))
+            by_name[name] = f
+        else:
+            result_files.append((f, "rejected", 0, 0,
+                                 "不是已知的参考文件（应为 towns.csv、specialty_towns.csv、leading_enterprises.csv、"
+                                 "market_totals.csv）/ not a known reference file (expected towns.csv, "
+                                 "specialty_towns.csv, leading_enterprises.csv or market_totals.csv)",
+                                 _empty_rejected()))
+
+    towns, towns_record = read_towns(by_name.get("towns.csv"))
+    if towns_record:
+        result_files.append(towns_record)
+    ctx = reference_context(towns)
+    specialty, record = _read_specialty(by_name.get("specialty_towns.csv"), ctx, towns)
+    if record:
+        result_files.append(record)
+    leading, record = _read_simple(by_name.get("leading_enterprises.csv"), LEADING_REF, ctx,
+                                   EMPTY_LEADING, specialty)
+    if record:
+        result_files.append(record)
+    market, record = _read_simple(by_name.get("market_totals.csv"), MARKET_TOTALS_REF, ctx,
+                                  EMPTY_MARKET, specialty)
+    if record:
+        result_files.append(record)
+    return ReferenceResult(towns, specialty, leading, market, result_files)
+
+
+def reference_context(towns: pl.DataFrame) -> ParseContext:
+    return ParseContext(
+        town_codes=towns["town_code"],
+        industry_codes=industry_classes()["industry_code"],
+        max_year=current_year(),
+    )
+
+
+def _read_specialty(file: RawFile | None, ctx: ParseContext,
+                    towns: pl.DataFrame) -> tuple[pl.DataFrame, tuple | None]:
+    if file is None:
+        return EMPTY_SPECIALTY, None
+    try:
+        table = read_cells(file.path, SPECIALTY_TOWNS_REF)
+    except FileRejected as exc:
+        return EMPTY_SPECIALTY, (file, "rejected", 0, 0, f"{exc.zh} / {exc.en}", _empty_rejected())
+    frame = table.frame.with_columns(
+        pl.col(c).str.strip_chars() for c in ("id", "name", "county_code", "category")
+    )
+    host, host_rule = _list_rule("host_town_codes", _town_element(), ctx.town_codes, "unknown_town", False)
+    core, core_rule = _list_rule("core_industry_codes", _industry_element(), ctx.industry_codes,
+                                 "industry_invalid", True)
+    sup, sup_rule = _list_rule("supporting_industry_codes", _industry_element(), ctx.industry_codes,
+                               "industry_invalid", False)
+    heritage, heritage_rule = parse_boolean("heritage", SPECIALTY_TOWNS_REF.column("heritage"), ctx)
+    national, national_rule = parse_boolean("national_market",
+                                            SPECIALTY_TOWNS_REF.column("national_market"), ctx)
+    category = pl.col("category").str.to_lowercase()
+    counties = towns["county_code"].unique()
+    checks = [
+        ("id", pl.col("id"), pl.when(pl.col("id").fill_null("") == "").then(pl.lit("required_missing"))),
+        ("name", pl.col("name"), pl.when(pl.col("name").fill_null("") == "").then(pl.lit("required_missing"))),
+        ("county_code", pl.col("county_code"),
+         pl.when(~pl.col("county_code").is_in(counties.implode()).fill_null(False)).then(pl.lit("unknown_town"))),
+        ("host_town_codes", host, host_rule),
+        ("category", category,
+         pl.when(~category.is_in(list(SPECIALTY_CATEGORIES)).fill_null(False)).then(pl.lit("value_invalid"))),
+        ("heritage", heritage, heritage_rule),
+        ("national_market", national, national_rule),
+        ("core_industry_codes", core, core_rule),
+        ("supporting_industry_codes", sup, sup_rule),
+    ]
+    accepted, rejected = _extra_rules(frame, checks)
+    dup = pl.len().over("id") > 1
+    rejected = pl.concat([rejected, accepted.filter(dup).select(
+        "source_row", pl.lit("id").alias("column"), pl.lit("duplicate_key").alias("rule"),
+        pl.col("id").alias("value")).cast(REJECTED_SCHEMA)])
+    accepted = accepted.filter(~dup)
+    out = accepted.select(EMPTY_SPECIALTY.columns).cast(EMPTY_SPECIALTY.schema).sort("id")
+    return out, (file, "loaded", table.frame.height, out.height, "", rejected)
+
+
+def _read_simple(file: RawFile | None, spec, ctx: ParseContext, empty: pl.DataFrame,
+                 specialty: pl.DataFrame) -> tuple[pl.DataFrame, tuple | None]:
+    if file is None:
+        return empty, None
+    try:
+        table = read_cells(file.path, spec)
+    except FileRejected as exc:
+        return empty, (file, "rejected", 0, 0, f"{exc.zh} / {exc.en}", _empty_rejected())
+    v = validate_table(table.frame, spec, ctx, table.money_factors)
+    accepted, extra = _extra_rules(v.accepted, [(
+        "specialty_town_id", pl.col("specialty_town_id"),
+        pl.when(~pl.col("specialty_town_id").is_in(specialty["id"].implode()).fill_null(False))
+        .then(pl.lit("value_invalid")),
+    )])
+    rejected = pl.concat([v.rejected, extra]).sort("source_row")
+    out = accepted.select(empty.columns).cast(empty.schema)
+    return out, (file, "loaded", table.frame.height, out.height, "", rejected)

@@ -1,0 +1,236 @@
+"""Ingest one source folder: every file validated (or taken from the cache), then versions.
+
+Per file: read the cells, validate them, finish the typed columns the facts need
+(above-scale, year, filled total tax, person_key), and remember the result by the file's
+sha256 so that a nightly refresh re-reads only what is new. Across files: identical bytes
+load once, and for the same key the accepted row of the later file wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.ingest.cells import ParseContext
+from pipelines.ingest.inventory import RawFile
+from pipelines.ingest.pseudonymise import key_fingerprint, person_keys
+from pipelines.ingest.readers import FileRejected, read_cells
+from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
+from schemas.above_scale import above_scale_expr, threshold_table
+from schemas.columns import SOURCES, SourceSpec
+
+# Bump when parsing or validation changes, so cached results are not reused.
+PARSER_VERSION = "2026-11-25.1"
+
+FACT_TABLES = {
+    "enterprise": "fact_enterprise_year",
+    "tax": "fact_tax_month",
+    "employment": "fact_employment_month",
+    "registry": "fact_market_entity",
+}
+
+
+@dataclass
+class FileOutcome:
+    file: RawFile
+    status: str  # loaded | rejected | duplicate
+    rows_read: int
+    rows_loaded: int
+    message: str
+    accepted: pl.LazyFrame | None  # typed rows, without source_file_id
+    rejected: pl.DataFrame
+
+
+@dataclass
+class SourceResult:
+    source: str
+    current: pl.DataFrame  # the fact table: current version of each key
+    outcomes: list[FileOutcome]
+
+    def rejected_by_rule(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            for rule, n in o.rejected.group_by("rule").len().iter_rows():
+                counts[rule] = counts.get(rule, 0) + n
+        return dict(sorted(counts.items()))
+
+
+def finish_source_columns(source: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """Columns derived per row: above_scale, year, filled total_tax, person_key."""
+    if source == "enterprise":
+        frame = (
+            frame.join(threshold_table(), on="industry_code", how="left")
+            .with_columns(above_scale_expr().alias("above_scale"))
+            .drop("above_scale_threshold")
+        )
+    elif source == "tax":
+        parts = ["vat", "corporate_income_tax", "other_tax"]
+        any_part = pl.any_horizontal(pl.col(p).is_not_null() for p in parts)
+        frame = frame.with_columns(
+            pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"),
+            pl.col("total_tax").alias("total_tax_reported"),
+            pl.coalesce(
+                pl.col("total_tax"),
+                pl.when(any_part).then(pl.sum_horizontal(parts).round(2)),
+            ).alias("total_tax"),
+        )
+    elif source == "employment":
+        frame = frame.with_columns(
+            pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"),
+            person_keys(frame["person_id"], key),
+            pl.col("hukou_code").str.slice(0, 6).alias("hukou_county_code"),
+        ).drop("person_id")
+    return frame
+
+
+class IngestCache:
+    """Validated rows per file content, as Parquet (never a clear person ID)."""
+
+    def __init__(self, root: Path | None, fingerprint: str):
+        self.root = Path(root) / fingerprint if root else None
+
+    def _paths(self, sha: str) -> tuple[Path, Path, Path] | None:
+        if self.root is None:
+            return None
+        d = self.root / sha[:2]
+        return d / f"{sha}.accepted.parquet", d / f"{sha}.rejected.parquet", d / f"{sha}.json"
+
+    def get(self, f: RawFile) -> FileOutcome | None:
+        paths = self._paths(f.sha256)
+        if paths is None or not paths[2].exists():
+            return None
+        meta = json.loads(paths[2].read_text())
+        accepted = pl.scan_parquet(paths[0]) if paths[0].exists() else None
+        return FileOutcome(f, meta["status"], meta["rows_read"], meta["rows_loaded"], meta["message"],
+                           accepted, pl.read_parquet(paths[1]))
+
+    def put(self, o: FileOutcome, accepted: pl.DataFrame | None) -> FileOutcome:
+        paths = self._paths(o.file.sha256)
+        if paths is None:
+            o.accepted = accepted.lazy() if accepted is not None else None
+            return o
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        if accepted is not None:
+            tmp = paths[0].with_suffix(".tmp")
+            accepted.write_parquet(tmp)
+            tmp.replace(paths[0])
+            o.accepted = pl.scan_parquet(paths[0])
+        o.rejected.write_parquet(paths[1])
+        meta = {"status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
+                "message": o.message}
+        paths[2].write_text(json.dumps(meta, ensure_ascii=False))
+        return o
+
+
+def cache_fingerprint(ctx: ParseContext, key: bytes) -> str:
+    """Everything besides a file's bytes that its validated rows depend on."""
+    h = hashlib.sha256()
+    h.update(PARSER_VERSION.encode())
+    h.update(str(ctx.max_year).encode())
+    h.update("\n".join(sorted(ctx.town_codes.to_list())).encode())
+    h.update(key_fingerprint(key).encode())
+    return h.hexdigest()[:16]
+
+
+def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, key: bytes,
+                  cache: IngestCache) -> FileOutcome:
+    cached = cache.get(f)
+    if cached is not None:
+        return cached
+    try:
+        table = read_cells(f.path, spec)
+    except FileRejected as exc:
+        o = FileOutcome(f, "rejected", 0, 0, f"{exc.zh} / {exc.en}", None, pl.DataFrame(schema=REJECTED_SCHEMA))
+        return cache.put(o, None)
+    v = validate_table(table.frame, spec, ctx, table.money_factors)
+    accepted = finish_source_columns(spec.name, v.accepted, key)
+    n_bad_rows = v.rejected["source_row"].n_unique()
+    msg = ""
+    if n_bad_rows:
+        msg = f"{n_bad_rows} 行被拒收，见 dq_rejected_row / {n_bad_rows} rows rejected, see dq_rejected_row"
+    o = FileOutcome(f, "loaded", v.rows_read, v.rows_read - n_bad_rows, msg, None, v.rejected)
+    return cache.put(o, accepted)
+
+
+def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: bytes,
+                  cache: IngestCache, progress: Callable[[str], None] | None = None) -> SourceResult:
+    """Validate every file of one source and keep the current version of each key."""
+    spec = SOURCES[source]
+    outcomes: list[FileOutcome] = []
+    seen_sha: dict[str, str] = {}
+    ordered = sorted(files, key=lambda f: (f.mtime, f.relpath))
+    for i, f in enumerate(ordered, 1):
+        if f.sha256 in seen_sha:
+            outcomes.append(FileOutcome(
+                f, "duplicate", 0, 0,
+                f"与 {seen_sha[f.sha256]} 内容完全相同，只读取一次 / same bytes as {seen_sha[f.sha256]}, loaded once",
+                None, pl.DataFrame(schema=REJECTED_SCHEMA)))
+            continue
+        seen_sha[f.sha256] = f.relpath
+        if progress:
+            progress(f"[{source} {i}/{len(ordered)}] {f.relpath}")
+        outcomes.append(validate_file(f, spec, ctx, key, cache))
+
+    parts = [
+        o.accepted.with_columns(pl.lit(o.file.file_id).alias("source_file_id"),
+                                pl.lit(order, dtype=pl.Int32).alias("__version"))
+        for order, o in enumerate(outcomes) if o.accepted is not None
+    ]
+    if parts:
+        stacked = pl.concat(parts, how="diagonal_relaxed")
+        key_cols = list(_fact_key(spec))
+        current = (
+            stacked.filter(pl.col("__version") == pl.col("__version").max().over(key_cols))
+            .drop("__version")
+            .collect()
+        )
+    else:
+        current = empty_fact(source)
+    current = current.select(fact_columns(source)).cast(FACT_SCHEMAS[source])
+    return SourceResult(source, current.sort(list(_fact_key(spec))), outcomes)
+
+
+def _fact_key(spec: SourceSpec) -> tuple[str, ...]:
+    return tuple("person_key" if k == "person_id" else k for k in spec.key)
+
+
+FACT_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "enterprise": {
+        "year": pl.Int32(), "uscc": pl.String(), "name": pl.String(), "town_code": pl.String(),
+        "industry_code": pl.String(), "output_value": pl.Float64(), "revenue": pl.Float64(),
+        "employees": pl.Int64(), "rd_expenditure": pl.Float64(), "export_value": pl.Float64(),
+        "ecommerce_sales": pl.Float64(), "patents_granted": pl.Int64(), "high_tech": pl.Boolean(),
+        "specialized_sme": pl.Boolean(), "little_giant": pl.Boolean(),
+        "tech_center_level": pl.String(), "above_scale": pl.Boolean(),
+        "source_file_id": pl.String(), "source_row": pl.Int64(),
+    },
+    "tax": {
+        "period": pl.String(), "year": pl.Int32(), "uscc": pl.String(), "vat": pl.Float64(),
+        "corporate_income_tax": pl.Float64(), "other_tax": pl.Float64(), "total_tax": pl.Float64(),
+        "total_tax_reported": pl.Float64(), "invoice_sales": pl.Float64(),
+        "source_file_id": pl.String(), "source_row": pl.Int64(),
+    },
+    "employment": {
+        "period": pl.String(), "year": pl.Int32(), "person_key": pl.String(),
+        "employer_uscc": pl.String(), "hukou_code": pl.String(), "hukou_county_code": pl.String(),
+        "contribution_base": pl.Float64(), "source_file_id": pl.String(), "source_row": pl.Int64(),
+    },
+    "registry": {
+        "uscc": pl.String(), "name": pl.String(), "entity_type": pl.String(), "town_code": pl.String(),
+        "industry_code": pl.String(), "established": pl.Date(), "deregistered": pl.Date(),
+        "source_file_id": pl.String(), "source_row": pl.Int64(),
+    },
+}
+
+
+def fact_columns(source: str) -> list[str]:
+    return list(FACT_SCHEMAS[source])
+
+
+def empty_fact(source: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=FACT_SCHEMAS[source])

@@ -1,0 +1,43 @@
+"""The townstat code location: assets, checks, resources, the sensor and the schedule."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions
+
+from pipelines.defs.disclosure import pub_town_year
+from pipelines.defs.evaluation import eval_specialty_town
+from pipelines.defs.indicators import ind_specialty_town_year, ind_town_year
+from pipelines.defs.ingest import INGEST_ASSETS, raw_files, references
+from pipelines.defs.io import FrameIOManager
+from pipelines.defs.publish import warehouse_published
+from pipelines.defs.quality import dq_files, dq_flags
+from pipelines.defs.resources import RawArea, Warehouse
+from pipelines.defs.schedules import nightly_refresh
+from pipelines.defs.sensors import raw_area_sensor, refresh_job
+
+ASSETS = [raw_files, references, *INGEST_ASSETS, dq_files, dq_flags, ind_town_year,
+          ind_specialty_town_year, eval_specialty_town, pub_town_year, warehouse_published]
+
+
+def build_definitions(raw_dir: str | None = None, warehouse_url: str | None = None,
+                      staging_dir: str | None = None, cache_dir: str | None = None) -> Definitions:
+    raw = RawArea(path=raw_dir) if raw_dir else RawArea()
+    if cache_dir is not None:
+        raw = RawArea(path=raw.path, cache_dir=cache_dir)
+    return Definitions(
+        assets=ASSETS,
+        jobs=[refresh_job],
+        sensors=[raw_area_sensor],
+        schedules=[nightly_refresh],
+        resources={
+            "raw_area": raw,
+            "warehouse": Warehouse(url=warehouse_url) if warehouse_url else Warehouse(),
+            "io_manager": FrameIOManager(
+                base_dir=staging_dir or os.environ.get("TOWNSTAT_STAGING_DIR", "warehouse/staging")),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,50 @@
+"""Disclosure control: pub_town_year, safe to publish (contract section 7)."""
+
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    Output,
+    asset,
+)
+
+from pipelines.defs.metadata import frame_preview
+from pipelines.disclosure.suppression import publish_town_year
+
+PUB_KEY = AssetKey(["pub", "town_year"])
+MONEY = ["output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales", "tax_total"]
+DERIVED = {"output_value_yoy": ["output_value"], "revenue_yoy": ["revenue"], "tax_total_yoy": ["tax_total"],
+           "rd_intensity": ["rd_expenditure", "revenue"]}
+
+
+@asset(key=PUB_KEY, group_name="disclosure", kinds={"polars"},
+       ins={"ind": AssetIn(key=AssetKey(["ind", "town_year"])),
+            "enterprise": AssetIn(key=AssetKey(["ingest", "enterprise"])),
+            "tax": AssetIn(key=AssetKey(["ingest", "tax"])),
+            "registry": AssetIn(key=AssetKey(["ingest", "registry"])),
+            "refs": AssetIn(key=AssetKey(["ingest", "references"]))},
+       check_specs=[AssetCheckSpec("no_suppressed_value_published", asset=PUB_KEY, blocking=True,
+                                   description="every column listed in `suppressed` is NULL, and so "
+                                               "are the yoy and ratio columns computed from it")],
+       description="可公开的乡镇指标（已做披露控制）/ town indicators after disclosure control")
+def pub_town_year(context: AssetExecutionContext, ind: pl.DataFrame, enterprise: dict, tax: dict,
+                  registry: dict, refs: dict):
+    pub = publish_town_year(ind, enterprise["fact"], tax["fact"], registry["fact"], refs["dim_town"])
+    cells = {c: int(pub["suppressed"].str.split(";").list.contains(c).sum()) for c in MONEY}
+    yield Output(pub, metadata={"dagster/row_count": pub.height, "suppressed_cells": sum(cells.values()),
+                                "suppressed_by_column": cells, "preview": frame_preview(pub)})
+    leaks = 0
+    listed = pub["suppressed"].str.split(";")
+    for c in MONEY:
+        leaks += pub.filter(listed.list.contains(c) & pl.col(c).is_not_null()).height
+    for d, bases in DERIVED.items():
+        leaks += pub.filter(pl.any_horizontal(listed.list.contains(b) for b in bases)
+                            & pl.col(d).is_not_null()).height
+    yield AssetCheckResult(check_name="no_suppressed_value_published", asset_key=PUB_KEY,
+                           passed=leaks == 0, severity=AssetCheckSeverity.ERROR,
+                           metadata={"leaking_cells": leaks})

@@ -1,0 +1,77 @@
+"""Indicators (contract section 5), with blocking invariant checks."""
+
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from pipelines.defs.metadata import frame_preview
+from pipelines.indicators.specialty import specialty_town_year
+from pipelines.indicators.town import town_year
+
+FACT_INS = {s: AssetIn(key=AssetKey(["ingest", s])) for s in ("enterprise", "tax", "employment", "registry")}
+REFS_IN = {"refs": AssetIn(key=AssetKey(["ingest", "references"]))}
+
+TOWN_KEY = AssetKey(["ind", "town_year"])
+SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
+
+
+@asset(key=TOWN_KEY, group_name="indicators", kinds={"polars"}, ins={**FACT_INS, **REFS_IN},
+       check_specs=[
+           AssetCheckSpec("key_unique", asset=TOWN_KEY, blocking=True),
+           AssetCheckSpec("counts_consistent", asset=TOWN_KEY, blocking=True,
+                          description="town sums equal the fact totals; local ≤ insured; counts ≥ 0"),
+       ],
+       description="乡镇年度指标 / town indicators by year (ind_town_year)")
+def ind_town_year(context: AssetExecutionContext, enterprise: dict, tax: dict, employment: dict,
+                  registry: dict, refs: dict):
+    ind = town_year(enterprise["fact"], tax["fact"], employment["fact"], registry["fact"], refs["dim_town"])
+    yield Output(ind, metadata={"dagster/row_count": ind.height,
+                                "years": MetadataValue.json(sorted(ind["year"].unique().to_list())),
+                                "preview": frame_preview(ind)})
+    dup = ind.height - ind.select("town_code", "year").n_unique()
+    yield AssetCheckResult(check_name="key_unique", asset_key=TOWN_KEY, passed=dup == 0,
+                           severity=AssetCheckSeverity.ERROR, metadata={"duplicates": dup})
+    years = ind["year"].unique()
+    ent = enterprise["fact"].filter(pl.col("year").is_in(years.implode()))
+    expected_enterprises = ent.height
+    problems = []
+    if int(ind["enterprises"].sum()) != expected_enterprises:
+        problems.append(f"enterprises {int(ind['enterprises'].sum())} != {expected_enterprises}")
+    if ind.filter(pl.col("local_insured_persons") > pl.col("insured_persons")).height:
+        problems.append("local_insured_persons > insured_persons")
+    counts = ["enterprises", "above_scale_enterprises", "insured_persons", "market_entities"]
+    if ind.filter(pl.any_horizontal(pl.col(c) < 0 for c in counts)).height:
+        problems.append("negative count")
+    yield AssetCheckResult(check_name="counts_consistent", asset_key=TOWN_KEY, passed=not problems,
+                           severity=AssetCheckSeverity.ERROR, metadata={"problems": "; ".join(problems) or "none"})
+
+
+@asset(key=SPECIALTY_KEY, group_name="indicators", kinds={"polars"}, ins={**FACT_INS, **REFS_IN},
+       check_specs=[AssetCheckSpec("key_and_shares", asset=SPECIALTY_KEY, blocking=True,
+                                   description="key unique; leading ≤ members; market share ≥ 0")],
+       description="专业镇年度指标 / specialty-town indicators by year (ind_specialty_town_year)")
+def ind_specialty_town_year(context: AssetExecutionContext, enterprise: dict, tax: dict, employment: dict,
+                            registry: dict, refs: dict):
+    ind = specialty_town_year(enterprise["fact"], tax["fact"], employment["fact"], registry["fact"],
+                              refs["dim_town"], refs["dim_specialty_town"], refs["ref_leading_enterprise"],
+                              refs["ref_market_total"])
+    yield Output(ind, metadata={"dagster/row_count": ind.height, "preview": frame_preview(ind)})
+    problems = []
+    if ind.height != ind.select("specialty_town_id", "year").n_unique():
+        problems.append("duplicate key")
+    if ind.filter(pl.col("leading_enterprises") > pl.col("member_enterprises")).height:
+        problems.append("leading > members")
+    if ind.filter(pl.col("market_share") < 0).height:
+        problems.append("negative market share")
+    yield AssetCheckResult(check_name="key_and_shares", asset_key=SPECIALTY_KEY, passed=not problems,
+                           severity=AssetCheckSeverity.ERROR, metadata={"problems": "; ".join(problems) or "none"})

@@ -1,0 +1,46 @@
+"""Pass frames between assets as Parquet files (other values pickled).
+
+Frames may be large (35 million enrolment rows at province scale): Parquet keeps them
+compact on disk and lets each step run in its own process under `dagster dev`. They hold
+no clear person ID (pseudonymised at ingest).
+"""
+
+
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+
+class FrameIOManager(ConfigurableIOManager):
+    base_dir: str
+
+    def _path(self, context: InputContext | OutputContext) -> Path:
+        parts = list(context.asset_key.path) if context.has_asset_key else [context.name]
+        if context.has_asset_partitions:
+            parts.append(context.asset_partition_key)
+        return Path(self.base_dir).joinpath(*parts)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        path = self._path(context)
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, pl.DataFrame):
+            obj.write_parquet(path / "frame.parquet")
+        elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame) for v in obj.values()):
+            for name, frame in obj.items():
+                frame.write_parquet(path / f"{name}.parquet")
+        else:
+            (path / "value.pickle").write_bytes(pickle.dumps(obj))
+
+    def load_input(self, context: InputContext) -> Any:
+        path = self._path(context)
+        if (path / "frame.parquet").exists():
+            return pl.read_parquet(path / "frame.parquet")
+        if (path / "value.pickle").exists():
+            return pickle.loads((path / "value.pickle").read_bytes())
+        return {p.stem: pl.read_parquet(p) for p in sorted(path.glob("*.parquet"))}

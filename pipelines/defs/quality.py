@@ -1,0 +1,69 @@
+"""Data-quality tables: every file's fate (dq_file, dq_rejected_row) and cross-source flags."""
+
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
+
+from pipelines.defs.resources import Warehouse
+from pipelines.ingest.file_records import (
+    DQ_FILE_SCHEMA,
+    DQ_REJECTED_SCHEMA,
+    NO_SOURCE_MESSAGE,
+    file_record,
+    with_removed,
+)
+from pipelines.ingest.inventory import RawFile
+from pipelines.quality.flags import cross_source_flags
+from schemas.columns import SOURCES
+
+SOURCE_INS = {s: AssetIn(key=AssetKey(["ingest", s])) for s in SOURCES}
+
+
+def previous_dq_file(url: str) -> pl.DataFrame | None:
+    """dq_file as last published, so files gone since then are kept as `removed`."""
+    from pipelines.warehouse.publish import read_table
+
+    try:
+        return read_table(url, "dq_file")
+    except Exception:  # first refresh: no warehouse or no table yet
+        return None
+
+
+@asset(key=["dq", "files"], group_name="quality", kinds={"polars"},
+       ins={"files": AssetIn(key=AssetKey(["raw", "files"])),
+            "refs": AssetIn(key=AssetKey(["ingest", "references"])), **SOURCE_INS},
+       description="每个文件的处理结果与拒收行 / every file's status and every rejected row")
+def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[RawFile],
+             refs: dict[str, pl.DataFrame], enterprise: dict, tax: dict, employment: dict,
+             registry: dict) -> Output[dict[str, pl.DataFrame]]:
+    sources = {"enterprise": enterprise, "tax": tax, "employment": employment, "registry": registry}
+    unsourced = pl.DataFrame(
+        [file_record(f, "rejected", 0, 0, NO_SOURCE_MESSAGE) for f in files if f.source is None],
+        schema=DQ_FILE_SCHEMA,
+    )
+    current = pl.concat([unsourced, refs["dq_file"], *[s["dq_file"] for s in sources.values()]])
+    dq_file = with_removed(current.sort("path", "file_id"), previous_dq_file(warehouse.url))
+    rejected = pl.concat([refs["dq_rejected_row"], *[s["dq_rejected_row"] for s in sources.values()]]
+                         ).cast(DQ_REJECTED_SCHEMA).sort("path", "source_row", "column", "rule")
+    status = dq_file.group_by("status").len().sort("status")
+    by_rule = rejected.group_by("rule").len().sort("rule")
+    return Output({"dq_file": dq_file, "dq_rejected_row": rejected}, metadata={
+        "files": dq_file.height,
+        "by_status": MetadataValue.json(dict(status.iter_rows())),
+        "rejected_rows": rejected.height,
+        "rejected_by_rule": MetadataValue.json(dict(by_rule.iter_rows())),
+        "rejected_files": MetadataValue.md("\n".join(
+            f"- {p}: {m}" for p, m in dq_file.filter(pl.col("status") == "rejected")
+            .select("path", "message").iter_rows()) or "none"),
+    })
+
+
+@asset(key=["dq", "flags"], group_name="quality", kinds={"polars"},
+       ins={s: SOURCE_INS[s] for s in ("enterprise", "tax", "employment")},
+       description="跨来源预警（不拒收）/ cross-source warnings, contract section 8")
+def dq_flags(context: AssetExecutionContext, enterprise: dict, tax: dict,
+             employment: dict) -> Output[pl.DataFrame]:
+    flags = cross_source_flags(enterprise["fact"], tax["fact"], employment["fact"])
+    by_rule = flags.group_by("rule").len().sort("rule")
+    return Output(flags, metadata={"dagster/row_count": flags.height,
+                                   "by_rule": MetadataValue.json(dict(by_rule.iter_rows()))})

@@ -1,0 +1,34 @@
+"""Dagster resources: the bureau's raw area (a folder) and the warehouse (a SQLAlchemy URL)."""
+
+
+import os
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+DEFAULT_RAW_DIR = "raw"
+DEFAULT_WAREHOUSE_URL = "sqlite:///warehouse/warehouse.sqlite"
+
+
+class RawArea(ConfigurableResource):
+    """The folder the bureau drops files into; the pipeline only reads it."""
+
+    path: str = Field(default_factory=lambda: os.environ.get("TOWNSTAT_RAW_DIR", DEFAULT_RAW_DIR),
+                      description="raw area folder (TOWNSTAT_RAW_DIR)")
+    cache_dir: str = Field(
+        default_factory=lambda: os.environ.get("TOWNSTAT_CACHE_DIR", "warehouse/cache"),
+        description="validated rows per file content, so unchanged files are not parsed again "
+        "(empty string: no cache)",
+    )
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+class Warehouse(ConfigurableResource):
+    """The SQL warehouse: SQLite by default, PostgreSQL in production."""
+
+    url: str = Field(default_factory=lambda: os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
+                     description="SQLAlchemy URL (WAREHOUSE_URL)")

@@ -1,0 +1,126 @@
+"""Run every asset through Dagster in process and say what happened.
+
+Used by `townstat refresh` and the tests. A blocking check that fails stops the assets
+downstream of it, so `warehouse/published` does not run and the warehouse keeps its
+previous state.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+
+@dataclass
+class RefreshOutcome:
+    published: bool
+    seconds: float
+    failed_checks: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    warehouse_url: str = ""
+    run_id: str = ""
+
+    def summary_text(self) -> str:
+        lines = []
+        if self.published:
+            lines.append(f"已发布 / published in {self.seconds:.1f}s (run {self.run_id[:8]})")
+        else:
+            lines.append("未发布：阻断性检查未通过或步骤失败，数据仓库保持上一次的状态 / NOT published: a "
+                         "blocking check or a step failed; the warehouse keeps its previous state")
+            for c in self.failed_checks:
+                lines.append(f"  检查未通过 failed check: {c}")
+            for s in self.failed_steps:
+                lines.append(f"  步骤失败 failed step: {s}")
+        lines.append(warehouse_status(self.warehouse_url))
+        return "\n".join(lines)
+
+
+def _instance(stack: ExitStack):
+    from dagster import DagsterInstance
+
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    return stack.enter_context(DagsterInstance.ephemeral())
+
+
+def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], None] | None = None,
+                cache_dir: str | None = None) -> RefreshOutcome:
+    from dagster import DagsterEventType, materialize
+
+    from pipelines.definitions import ASSETS, build_definitions
+
+    t0 = time.time()
+    with ExitStack() as stack:
+        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="townstat-staging-"))
+        defs = build_definitions(raw_dir=str(raw_dir), warehouse_url=warehouse_url, staging_dir=staging,
+                                 cache_dir=cache_dir)
+        resources = defs.resources
+        instance = _instance(stack)
+        if progress:
+            progress(f"刷新开始 / refresh starting: raw={raw_dir} warehouse={_safe(warehouse_url)}")
+        # Dagster's console logger shows each file as it is read (INFO); DEBUG events are noise here.
+        log_level = "INFO" if progress else "ERROR"
+        result = materialize(ASSETS, resources=resources, instance=instance, raise_on_error=False,
+                             tags={"townstat/trigger": "cli"},
+                             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+        failed_checks, failed_steps, done = [], [], []
+        for ev in result.all_events:
+            if ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                data = ev.event_specific_data
+                if not data.passed:
+                    failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+            elif ev.event_type == DagsterEventType.STEP_FAILURE:
+                failed_steps.append(f"{ev.step_key}: {ev.event_specific_data.error.message.strip()[:300]}")
+            elif ev.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                done.append(ev.asset_key.to_user_string())
+        if progress:
+            progress(f"资产 assets materialised: {len(done)}/{len(ASSETS)} ({time.time() - t0:.1f}s)")
+        published = "warehouse/published" in done and not failed_steps
+        return RefreshOutcome(published, time.time() - t0, failed_checks, failed_steps, warehouse_url,
+                              result.run_id)
+
+
+def _safe(url: str) -> str:
+    """A URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def warehouse_status(url: str) -> str:
+    """Files loaded and rejected, rows rejected by rule, tables published: Chinese first."""
+    from sqlalchemy import inspect
+
+    from pipelines.warehouse.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        names = set(inspect(engine).get_table_names())
+        if "dq_file" not in names:
+            return "数据仓库为空（尚未刷新）/ the warehouse is empty (never refreshed)"
+        with engine.connect() as conn:
+            files = pl.read_database("select status, count(*) as n from dq_file group by status order by status",
+                                     conn)
+            rules = pl.read_database('select rule, count(*) as n from dq_rejected_row group by rule order by rule',
+                                     conn)
+            counts = {}
+            from pipelines.warehouse.tables import table_names
+
+            for t in table_names():
+                if t in names:
+                    counts[t] = pl.read_database(f'select count(*) as n from "{t}"', conn)["n"][0]
+    finally:
+        engine.dispose()
+    out = ["文件 files: " + ", ".join(f"{s} {n}" for s, n in files.iter_rows())]
+    out.append("拒收行（按规则）rows rejected by rule: "
+               + (", ".join(f"{r} {n}" for r, n in rules.iter_rows()) or "none"))
+    out.append("已发布表 tables published: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return "\n".join(out)

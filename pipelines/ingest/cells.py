@@ -90,12 +90,14 @@ def parse_year(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     return value, _rule(blank, spec.required, bad, "value_invalid", out)
 
 
-_PERIOD = (r"^(\d{4})(?:-(\d{1,2})|(\d{2}))"
-           r"(?:-\d{1,2}(?: \d{1,2}:\d{2}:\d{2}(?:\.\d+)?)?)?$")
+# 2024-03, 202403 (after 年/月 and / became -); a trailing day is an xlsx date cell.
+_PERIOD = r"^(\d{4})(?:-(\d{1,2})|(\d{2}))(?:-\d{1,2})?$"
+_TIME_OF_DAY = r"\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$"
 
 
 def _period_parts(t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    norm = (t.str.replace_all(r"[\s\u3000]", "").str.replace("年", "-").str.replace("月", "")
+    norm = (t.str.replace(_TIME_OF_DAY, "").str.replace_all(r"[\s\u3000]", "")
+            .str.replace("年", "-").str.replace("月", "")
             .str.replace_all("/", "-").str.replace(r"\.0+$", ""))
     groups = norm.str.extract_groups(_PERIOD)
     year = groups.struct.field("1").cast(pl.Int32, strict=False)

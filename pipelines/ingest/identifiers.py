@@ -2,7 +2,7 @@
 
 USCC: GB 32100-2015, 18 characters from `0-9 A-H J-N P-R T U W-Y`, check character
 (31 − Σ wᵢ·cᵢ mod 31) mod 31 with wᵢ = 3^(i−1) mod 31.
-Person ID: GB 11643, ISO 7064 MOD 11-2, wᵢ = 2^(17−i) mod 11 over the first 17 digits,
+Person ID: GB 11643, ISO 7064 MOD 11-2, wᵢ = 2^(18−i) mod 11 over the first 17 digits,
 check = (12 − Σ mod 11) mod 11 where 10 is written `X`.
 Everything is vectorised: one expression per character position, no Python per row.
 """
@@ -14,7 +14,7 @@ import polars as pl
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_VALUES = {c: i for i, c in enumerate(USCC_CHARSET)}
 USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
-PERSON_WEIGHTS = [pow(2, 17 - i, 11) for i in range(1, 18)]
+PERSON_WEIGHTS = [pow(2, 18 - i, 11) for i in range(1, 18)]  # 7, 9, 10, 5, 8, 4, 2, ...
 
 _FULLWIDTH_DIGITS = [chr(0xFF10 + d) for d in range(10)]
 _ASCII_DIGITS = [str(d) for d in range(10)]

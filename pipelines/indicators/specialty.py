@@ -1,0 +1,238 @@
+"""ind_specialty_town_year (contract section 5.2): indicators per specialty town and year."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.indicators.attribution import _lazy
+from pipelines.indicators.catalogue import (
+    SPECIALTY_TOWN_YEAR,
+    SPECIALTY_TOWN_YEAR_EXTRA,
+    SPECIALTY_TOWN_YEAR_KEY,
+)
+from pipelines.indicators.measures import (
+    alive_counts,
+    count_true,
+    money_sum,
+    previous_year,
+    ratio,
+    yoy,
+)
+from pipelines.indicators.town import (
+    _with_previous_above_scale,
+    december_enrolments,
+    indicator_years,
+)
+
+Frame = pl.DataFrame | pl.LazyFrame
+S = "specialty_town_id"
+
+
+def _codes(column: str) -> pl.Expr:
+    """A ';'-joined code list as a list of non-empty, stripped codes."""
+    return (
+        pl.col(column)
+        .fill_null("")
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+    )
+
+
+def specialty_industries(specialty_towns: Frame) -> pl.LazyFrame:
+    """(specialty_town_id, industry_code, is_core): S's core and supporting codes."""
+    st = _lazy(specialty_towns).select(
+        pl.col("id").alias(S),
+        _codes("core_industry_codes").alias("_core"),
+        _codes("supporting_industry_codes").alias("_supp"),
+    )
+    core = st.select(S, pl.col("_core").alias("industry_code")).explode("industry_code")
+    supp = st.select(S, pl.col("_supp").alias("industry_code")).explode("industry_code")
+    return (
+        pl.concat(
+            [core.with_columns(is_core=pl.lit(True)), supp.with_columns(is_core=pl.lit(False))]
+        )
+        .filter(pl.col("industry_code").is_not_null())
+        .group_by(S, "industry_code")
+        .agg(pl.col("is_core").any())
+    )
+
+
+def in_area(rows: pl.LazyFrame, specialty_towns: Frame) -> pl.LazyFrame:
+    """Pair each row (with ``town_code``) with every S whose area holds its town.
+
+    The area is S's host towns, or every town of S's county when host_town_codes is empty.
+    """
+    st = _lazy(specialty_towns).select(
+        pl.col("id").alias(S),
+        pl.col("county_code").alias("_s_county"),
+        _codes("host_town_codes").alias("_hosts"),
+    )
+    hosts = (
+        st.filter(pl.col("_hosts").list.len() > 0)
+        .select(S, pl.col("_hosts").alias("town_code"))
+        .explode("town_code")
+    )
+    counties = st.filter(pl.col("_hosts").list.len() == 0).select(
+        S, pl.col("_s_county").alias("_county")
+    )
+    by_host = rows.join(hosts, on="town_code", how="inner")
+    by_county = (
+        rows.with_columns(pl.col("town_code").str.slice(0, 6).alias("_county"))
+        .join(counties, on="_county", how="inner")
+        .drop("_county")
+    )
+    return pl.concat([by_host, by_county], how="vertical")
+
+
+def specialty_town_year(
+    enterprise: Frame,
+    tax: Frame,
+    employment: Frame,
+    registry: Frame,
+    towns: Frame,
+    specialty_towns: Frame,
+    leading: Frame,
+    market_totals: Frame,
+) -> pl.DataFrame:
+    """Build ind_specialty_town_year: specialty_town_id, year, every section 5.2 column,
+    then provincial_output (extra). A row for every specialty town and indicator year.
+
+    ``towns`` is accepted for symmetry with town_year; a county's towns are the town codes
+    whose first 6 digits are the county code (contract section 1).
+    """
+    del towns
+    ent = _lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
+    years = indicator_years(ent)
+    span = sorted(set(years) | {y - 1 for y in years})
+    span_s = pl.Series(span, dtype=pl.Int32)
+    industries = specialty_industries(specialty_towns)
+    st_county = _lazy(specialty_towns).select(
+        pl.col("id").alias(S), pl.col("county_code").alias("_s_county")
+    )
+
+    members = in_area(
+        _with_previous_above_scale(ent).filter(pl.col("year").is_in(span_s.implode())), specialty_towns
+    ).join(industries, on=[S, "industry_code"], how="inner")
+    listed = (
+        members.select(S, "year", "uscc")
+        .join(
+            _lazy(leading).select(
+                pl.col("specialty_town_id").alias(S),
+                "uscc",
+                pl.col("from_year").cast(pl.Int32),
+                pl.col("to_year").cast(pl.Int32),
+            ),
+            on=[S, "uscc"],
+            how="inner",
+        )
+        .filter(
+            (pl.col("from_year") <= pl.col("year"))
+            & (pl.col("to_year").is_null() | (pl.col("year") <= pl.col("to_year")))
+        )
+        .select(S, "year", "uscc")
+        .unique()
+        .with_columns(_leading=pl.lit(True))
+    )
+    members = members.join(listed, on=[S, "year", "uscc"], how="left").with_columns(
+        pl.col("_leading").fill_null(False)
+    )
+    by_members = members.group_by(S, "year").agg(
+        pl.len().cast(pl.Int64).alias("member_enterprises"),
+        count_true("_leading", "leading_enterprises"),
+        money_sum("output_value"),
+        pl.col("output_value").filter(pl.col("is_core")).sum().round(2).alias("core_output_value"),
+        pl.col("employees").sum().cast(pl.Int64).alias("employees"),
+        count_true("above_scale", "above_scale_enterprises"),
+        count_true("_newly", "newly_above_scale"),
+        money_sum("rd_expenditure"),
+        money_sum("revenue"),
+        count_true("high_tech", "high_tech_enterprises"),
+        count_true("specialized_sme", "specialized_sme_enterprises"),
+        money_sum("ecommerce_sales"),
+        money_sum("export_value"),
+    )
+    member_keys = members.filter(pl.col("year").is_in(pl.Series(years, dtype=pl.Int32).implode())).select(
+        S, "year", "uscc"
+    )
+    taxes = (
+        _lazy(tax)
+        .filter(pl.col("year").cast(pl.Int32).is_in(pl.Series(years, dtype=pl.Int32).implode()))
+        .group_by(pl.col("year").cast(pl.Int32), "uscc")
+        .agg(pl.col("total_tax").sum().round(2).alias("_tax"))
+    )
+    by_tax = (
+        member_keys.join(taxes, on=["year", "uscc"], how="inner")
+        .group_by(S, "year")
+        .agg(pl.col("_tax").sum().round(2).alias("tax_total"))
+    )
+    insured = (
+        december_enrolments(employment, years)
+        .join(
+            member_keys.rename({"uscc": "employer_uscc"}), on=["year", "employer_uscc"], how="inner"
+        )
+        .join(st_county, on=S, how="left")
+        .group_by(S, "year")
+        .agg(
+            pl.col("person_key").n_unique().cast(pl.Int64).alias("insured_persons"),
+            pl.col("person_key")
+            .filter(pl.col("hukou_county_code") == pl.col("_s_county"))
+            .n_unique()
+            .cast(pl.Int64)
+            .alias("local_insured_persons"),
+        )
+    )
+    entities = in_area(
+        _lazy(registry).select("uscc", "town_code", "industry_code", "established", "deregistered"),
+        specialty_towns,
+    ).join(industries, on=[S, "industry_code"], how="inner")
+    alive = alive_counts(entities, [S], span)
+
+    grid = (
+        _lazy(specialty_towns)
+        .select(pl.col("id").alias(S))
+        .unique()
+        .join(pl.LazyFrame({"year": span_s}), how="cross")
+    )
+    base = grid
+    for part in (by_members, by_tax, insured, alive):
+        base = base.join(part, on=[S, "year"], how="left")
+    fill = [
+        i.name
+        for i in SPECIALTY_TOWN_YEAR
+        if i.kind in ("count", "money") and i.name != "supporting_enterprises"
+    ]
+    base = base.with_columns(
+        *[pl.col(c).fill_null(0) for c in fill],
+        pl.col("rd_expenditure").fill_null(0.0),
+        pl.col("revenue").fill_null(0.0),
+    )
+    totals = _lazy(market_totals).select(
+        pl.col("specialty_town_id").alias(S),
+        pl.col("year").cast(pl.Int32),
+        pl.col("provincial_output").cast(pl.Float64),
+    )
+    base = previous_year(base, [S], ["output_value", "market_entities"]).join(
+        totals, on=[S, "year"], how="left"
+    )
+    result = (
+        base.with_columns(
+            (pl.col("member_enterprises") - pl.col("leading_enterprises")).alias(
+                "supporting_enterprises"
+            ),
+            yoy(pl.col("output_value"), pl.col("output_value_prev")).alias("output_value_yoy"),
+            yoy(pl.col("market_entities"), pl.col("market_entities_prev")).alias(
+                "market_entities_yoy"
+            ),
+            ratio(pl.col("core_output_value"), pl.col("provincial_output")).alias("market_share"),
+            ratio(pl.col("rd_expenditure"), pl.col("revenue")).alias("rd_intensity"),
+        )
+        .filter(pl.col("year").is_in(pl.Series(years, dtype=pl.Int32).implode()))
+        .select(
+            pl.col(S).cast(pl.String),
+            pl.col("year").cast(pl.Int32),
+            *[pl.col(i.name).cast(i.dtype) for i in SPECIALTY_TOWN_YEAR],
+            *[pl.col(c).cast(pl.Float64) for c in SPECIALTY_TOWN_YEAR_EXTRA],
+        )
+        .sort(list(SPECIALTY_TOWN_YEAR_KEY))
+    )
+    return result.collect()

@@ -51,14 +51,19 @@ def _instance(stack: ExitStack):
 
 
 def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], None] | None = None,
-                cache_dir: str | None = None) -> RefreshOutcome:
+                cache_dir: str | None = None, staging_dir: str | None = None) -> RefreshOutcome:
     from dagster import DagsterEventType, materialize
 
     from pipelines.definitions import ASSETS, build_definitions
+    from pipelines.ingest.pseudonymise import UnsafePIIKey, pii_key
 
     t0 = time.time()
+    try:
+        pii_key()
+    except UnsafePIIKey as exc:
+        return RefreshOutcome(False, 0.0, failed_steps=[str(exc)], warehouse_url=warehouse_url)
     with ExitStack() as stack:
-        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="townstat-staging-"))
+        staging = staging_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="townstat-staging-"))
         defs = build_definitions(raw_dir=str(raw_dir), warehouse_url=warehouse_url, staging_dir=staging,
                                  cache_dir=cache_dir)
         resources = defs.resources

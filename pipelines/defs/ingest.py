@@ -21,7 +21,6 @@ from pipelines.ingest.pseudonymise import pii_key
 from pipelines.ingest.references import read_references, reference_context
 from pipelines.ingest.sources import IngestCache, cache_fingerprint, ingest_source
 from schemas.columns import SOURCES
-from schemas.facts import schema_failures
 
 
 @asset(key=["raw", "files"], group_name="raw", kinds={"python"},
@@ -123,6 +122,8 @@ def build_ingest_asset(source: str):
                 "files_table": MetadataValue.md(_files_md(dq_files)),
             },
         )
+        from schemas.facts import schema_failures  # pandera is slow to import: only when checking
+
         failures = schema_failures(source, result.current)
         yield AssetCheckResult(
             check_name="fact_schema",

@@ -1,0 +1,312 @@
+"""Atomic publication of the warehouse tables.
+
+`publish(url, frames)` replaces the tables named in `frames`, all at once:
+
+1. Every frame is selected and cast to its declared columns (`tables.py`) before the
+   database is touched; a missing or null NOT NULL column is an error naming the table and
+   column.
+2. One database transaction then: drops leftovers of an earlier crashed run
+   (`<name>__new`, `<name>__old`), creates each table aside as `<name>__new`, bulk-loads it
+   (PostgreSQL: `COPY ... FROM STDIN (FORMAT csv)` through psycopg 3; SQLite: `executemany`
+   in large batches), builds its key and indexes, and finally swaps: old tables dropped,
+   `<name>__new` renamed to `<name>`, indexes renamed (PostgreSQL) or created (SQLite), the
+   `townstat_reader` grants re-applied (PostgreSQL, when the role exists).
+3. Commit. PostgreSQL and SQLite both have transactional DDL, so readers see the previous
+   state until the commit and the whole new state after it; any failure (an exception, a
+   killed process, a lost connection) rolls everything back and leaves the previous state
+   untouched. On PostgreSQL the swap first takes ACCESS EXCLUSIVE locks on every table it
+   replaces, so a reader transaction that already read one of them finishes on the old
+   state; a transaction-level advisory lock serialises concurrent publishers. On SQLite the
+   transaction is `BEGIN IMMEDIATE` and readers (WAL mode) keep their snapshot.
+
+Tables not in `frames` are left as they are.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping
+
+import polars as pl
+from sqlalchemy import Connection, MetaData, text
+from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
+
+from .engine import is_postgres, make_engine, warehouse_url
+from .tables import (
+    READER_ROLE,
+    SPEC_BY_NAME,
+    TABLES,
+    build_table,
+    index_name,
+    pk_name,
+    polars_schema,
+    reader_can_read,
+    table_names,
+)
+
+__all__ = ["PublishError", "prepare_frame", "publish", "read_table", "table_names"]
+
+log = logging.getLogger(__name__)
+
+NEW = "__new"
+OLD = "__old"
+#: Rows per COPY chunk / executemany batch.
+BATCH_ROWS = 200_000
+#: pg_advisory_xact_lock key serialising publishers ("townstat" in ASCII, truncated).
+_ADVISORY_KEY = 0x746F776E73746174 & 0x7FFFFFFFFFFFFFFF
+
+
+class PublishError(ValueError):
+    """A frame does not fit its warehouse table; nothing was published."""
+
+
+# -- frames -----------------------------------------------------------------------------
+
+
+def prepare_frame(name: str, df: pl.DataFrame) -> pl.DataFrame:
+    """`df` selected and cast to the declared columns of table `name`, in declared order.
+
+    Missing nullable columns become NULL; a missing NOT NULL column, a NOT NULL column with
+    nulls, or a value that cannot be cast is a `PublishError` naming table and column.
+    Columns not declared are dropped.
+    """
+    if name not in SPEC_BY_NAME:
+        raise PublishError(f"unknown warehouse table {name!r}; known: {', '.join(table_names())}")
+    spec = SPEC_BY_NAME[name]
+    schema = polars_schema(name)
+    exprs = []
+    for col in spec.columns:
+        dtype = schema[col.name]
+        if col.name not in df.columns:
+            if col.required:
+                raise PublishError(f"{name}: required column {col.name!r} is missing from the frame")
+            exprs.append(pl.lit(None, dtype=dtype).alias(col.name))
+            continue
+        src = df.schema[col.name]
+        expr = pl.col(col.name)
+        if isinstance(dtype, pl.Datetime) and isinstance(src, pl.Datetime):
+            expr = (
+                expr.dt.replace_time_zone("UTC")
+                if src.time_zone is None
+                else expr.dt.convert_time_zone("UTC")
+            ).dt.cast_time_unit("us")
+        elif src == pl.Null:
+            expr = expr.cast(dtype)
+        if src == dtype:
+            exprs.append(expr.alias(col.name))
+            continue
+        try:
+            df.select(expr.cast(dtype, strict=True).alias("_check"))
+        except Exception as exc:  # noqa: BLE001 - reported with table and column
+            raise PublishError(
+                f"{name}.{col.name}: cannot cast {src} to {dtype}: {exc}"
+            ) from exc
+        exprs.append(expr.cast(dtype).alias(col.name))
+    out = df.select(exprs)
+    # Length limits (PostgreSQL enforces them, SQLite would not): same error on both.
+    for col in spec.columns:
+        length = getattr(col.type, "length", None)
+        if length and out.height:
+            longest = out.select(pl.col(col.name).str.len_chars().max()).item()
+            if longest is not None and longest > length:
+                raise PublishError(
+                    f"{name}.{col.name}: value of {longest} characters, at most {length} allowed"
+                )
+    required = [c.name for c in spec.columns if c.required]
+    nulls = out.select(pl.col(required).null_count()).row(0, named=True) if required else {}
+    bad = [f"{c} ({n} nulls)" for c, n in nulls.items() if n]
+    if bad:
+        raise PublishError(f"{name}: NOT NULL column(s) with nulls: {', '.join(bad)}")
+    return out
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _q(conn: Connection, ident: str) -> str:
+    return conn.dialect.identifier_preparer.quote_identifier(ident)
+
+
+def _reader_role_exists(conn: Connection) -> bool:
+    return bool(
+        conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": READER_ROLE}).first()
+    )
+
+
+def _drop_leftovers(conn: Connection) -> None:
+    """Drop aside tables an earlier, interrupted run may have left (any declared name)."""
+    for name in table_names():
+        for suffix in (NEW, OLD):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, name + suffix)}")
+
+
+def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame) -> None:
+    spec = SPEC_BY_NAME[name]
+    # Sorted by key: the primary-key b-tree is then filled in order (much faster).
+    df = df.sort(spec.key)
+    conv = []
+    for col, dtype in df.schema.items():
+        if dtype == pl.Date:
+            conv.append(pl.col(col).dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            # SQLAlchemy's SQLite DATETIME storage format (UTC, naive).
+            conv.append(pl.col(col).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
+    if conv:
+        df = df.with_columns(conv)
+    cols = ", ".join(_q(conn, c) for c in df.columns)
+    marks = ", ".join("?" for _ in df.columns)
+    sql = f"INSERT INTO {_q(conn, name + NEW)} ({cols}) VALUES ({marks})"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        for off in range(0, df.height, BATCH_ROWS):
+            cur.executemany(sql, df.slice(off, BATCH_ROWS).iter_rows())
+            log.info("%s: loaded %d/%d rows", name, min(off + BATCH_ROWS, df.height), df.height)
+    finally:
+        cur.close()
+
+
+def _load_postgres(conn: Connection, name: str, df: pl.DataFrame) -> None:
+    cols = ", ".join(_q(conn, c) for c in df.columns)
+    sql = f"COPY {_q(conn, name + NEW)} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        with cur.copy(sql) as copy:
+            for off in range(0, df.height, BATCH_ROWS):
+                buf = io.BytesIO()
+                # Strings quoted, NULL unquoted \N: '' and '\N' strings survive as such.
+                df.slice(off, BATCH_ROWS).write_csv(
+                    buf,
+                    include_header=False,
+                    null_value="\\N",
+                    quote_style="non_numeric",
+                    datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z",
+                    date_format="%Y-%m-%d",
+                )
+                copy.write(buf.getvalue())
+                log.info("%s: loaded %d/%d rows", name, min(off + BATCH_ROWS, df.height), df.height)
+    finally:
+        cur.close()
+
+
+def _create_aside(conn: Connection, name: str, pg: bool) -> None:
+    md = MetaData()
+    # PostgreSQL: the key is added after COPY (faster); SQLite cannot add one later.
+    aside = build_table(SPEC_BY_NAME[name], md, name + NEW, with_key=not pg, with_indexes=False)
+    conn.execute(CreateTable(aside))
+    if pg:
+        conn.execute(SetTableComment(aside))
+        for col in aside.columns:
+            conn.execute(SetColumnComment(col))
+
+
+def _index_aside(conn: Connection, name: str) -> None:
+    """PostgreSQL: key and indexes on `<name>__new`, named with the `__new` suffix."""
+    spec = SPEC_BY_NAME[name]
+    keys = ", ".join(_q(conn, c) for c in spec.key)
+    conn.exec_driver_sql(
+        f"ALTER TABLE {_q(conn, name + NEW)} ADD CONSTRAINT {_q(conn, pk_name(name + NEW))} "
+        f"PRIMARY KEY ({keys})"
+    )
+    md = MetaData()
+    aside = build_table(spec, md, name + NEW, with_key=False, with_indexes=True)
+    for ix in aside.indexes:
+        conn.execute(CreateIndex(ix))
+
+
+def _swap(conn: Connection, names: list[str], pg: bool) -> None:
+    """Replace each `<name>` by `<name>__new` (inside the caller's transaction)."""
+    if pg:
+        existing = [
+            n for n in names
+            if conn.execute(text("SELECT to_regclass(:n)"), {"n": _q(conn, n)}).scalar()
+        ]
+        if existing:
+            conn.exec_driver_sql(
+                f"LOCK TABLE {', '.join(_q(conn, n) for n in existing)} IN ACCESS EXCLUSIVE MODE"
+            )
+        grant = _reader_role_exists(conn)
+    for name in names:
+        spec = SPEC_BY_NAME[name]
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, name)}")
+        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, name + NEW)} RENAME TO {_q(conn, name)}")
+        if pg:
+            conn.exec_driver_sql(
+                f"ALTER INDEX {_q(conn, pk_name(name + NEW))} RENAME TO {_q(conn, pk_name(name))}"
+            )
+            for ix in spec.indexes:
+                conn.exec_driver_sql(
+                    f"ALTER INDEX {_q(conn, index_name(name + NEW, ix))} "
+                    f"RENAME TO {_q(conn, index_name(name, ix))}"
+                )
+            if grant and reader_can_read(name):
+                conn.exec_driver_sql(f"GRANT SELECT ON {_q(conn, name)} TO {_q(conn, READER_ROLE)}")
+        else:
+            for ix in TABLES[name].indexes:
+                conn.execute(CreateIndex(ix))
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def publish(url: str, frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+    """Atomically replace the warehouse tables named in `frames`; rows per table."""
+    prepared = {name: prepare_frame(name, df) for name, df in frames.items()}
+    names = [n for n in table_names() if n in prepared]
+    if not names:
+        return {}
+    url = warehouse_url(url)
+    pg = is_postgres(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                if pg:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+                else:
+                    conn.exec_driver_sql("PRAGMA cache_size = -262144")
+                _drop_leftovers(conn)
+                for name in names:
+                    _create_aside(conn, name, pg)
+                    (_load_postgres if pg else _load_sqlite)(conn, name, prepared[name])
+                    if pg:
+                        _index_aside(conn, name)
+                _swap(conn, names, pg)
+        log.info("published %s", ", ".join(f"{n} ({prepared[n].height} rows)" for n in names))
+    finally:
+        engine.dispose()
+    return {n: prepared[n].height for n in names}
+
+
+def read_table(url: str, name: str) -> pl.DataFrame:
+    """A warehouse table as a frame with the declared Polars dtypes, ordered by its key."""
+    if name not in TABLES:
+        raise KeyError(f"unknown warehouse table {name!r}")
+    schema = polars_schema(name)
+    spec = SPEC_BY_NAME[name]
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            cols = ", ".join(_q(conn, c) for c in schema)
+            keys = ", ".join(_q(conn, c) for c in spec.key)
+            rows = conn.exec_driver_sql(f"SELECT {cols} FROM {_q(conn, name)} ORDER BY {keys}").all()
+            pg = conn.dialect.name == "postgresql"
+    finally:
+        engine.dispose()
+    data = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    series = []
+    for (col, dtype), values in zip(schema.items(), data, strict=True):
+        values = list(values)
+        if not pg and dtype == pl.Date:
+            s = pl.Series(col, values, dtype=pl.String).str.to_date("%Y-%m-%d")
+        elif not pg and isinstance(dtype, pl.Datetime):
+            s = pl.Series(col, values, dtype=pl.String).str.to_datetime(
+                "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
+            )
+        elif not pg and dtype == pl.Boolean:
+            s = pl.Series(col, values, dtype=pl.Int64).cast(pl.Boolean)
+        else:
+            s = pl.Series(col, values, dtype=dtype)
+        series.append(s)
+    return pl.DataFrame(series)

@@ -111,7 +111,8 @@ def write_demo_raw_area(
     say = progress or (lambda _m: None)
     out = Path(out)
     truth_dir = Path(truth_dir) if truth_dir is not None else out.parent / (out.name + "_truth")
-    if out.exists() and any(out.iterdir()):
+    # hidden files such as .gitkeep do not count: the raw area ignores them too
+    if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
         raise FileExistsError(f"{out} is not empty; the demo writes a fresh raw area")
     years = tuple(sorted(int(y) for y in years))
     spec = scale_spec(scale)

@@ -36,12 +36,29 @@ def key_fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"townstat-pii-key-fingerprint\0" + key).hexdigest()[:16]
 
 
+class PersonKeyer:
+    """HMAC of normalised IDs, each distinct ID hashed once per run (not once per row).
+
+    The ID -> key map lives in memory only, for the files of one run; it is never written.
+    """
+
+    def __init__(self, key: bytes):
+        self.key = key
+        self._known = pl.DataFrame(schema={"__id": pl.String, "__key": pl.String})
+
+    def __call__(self, ids: pl.Series) -> pl.Series:
+        distinct = ids.drop_nulls().unique()
+        new = distinct.filter(~distinct.is_in(self._known["__id"].implode()))
+        if len(new):
+            digests = [hmac.digest(self.key, v.encode("ascii"), "sha256").hex() for v in new]
+            self._known = pl.concat([self._known, pl.DataFrame(
+                {"__id": new, "__key": pl.Series(digests, dtype=pl.String)})]).rechunk()
+        return (
+            ids.to_frame("__id").join(self._known, on="__id", how="left", maintain_order="left")["__key"]
+            .alias("person_key")
+        )
+
+
 def person_keys(ids: pl.Series, key: bytes) -> pl.Series:
     """HMAC of each normalised ID, computed once per distinct value."""
-    distinct = ids.drop_nulls().unique()
-    digests = [hmac.new(key, v.encode("ascii"), hashlib.sha256).hexdigest() for v in distinct]
-    mapping = pl.DataFrame({"__id": distinct, "__key": pl.Series(digests, dtype=pl.String)})
-    return (
-        ids.to_frame("__id").join(mapping, on="__id", how="left", maintain_order="left")["__key"]
-        .alias("person_key")
-    )
+    return PersonKeyer(key)(ids)

@@ -18,7 +18,7 @@ import polars as pl
 
 from pipelines.ingest.cells import ParseContext
 from pipelines.ingest.inventory import RawFile
-from pipelines.ingest.pseudonymise import key_fingerprint, person_keys
+from pipelines.ingest.pseudonymise import PersonKeyer, key_fingerprint
 from pipelines.ingest.readers import FileRejected, read_cells
 from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
 from schemas.above_scale import above_scale_expr, threshold_table
@@ -60,7 +60,7 @@ class SourceResult:
         return dict(sorted(counts.items()))
 
 
-def finish_source_columns(source: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
+def finish_source_columns(source: str, frame: pl.DataFrame, keyer: PersonKeyer) -> pl.DataFrame:
     """Columns derived per row: above_scale, year, filled total_tax, person_key."""
     if source == "enterprise":
         frame = (
@@ -82,7 +82,7 @@ def finish_source_columns(source: str, frame: pl.DataFrame, key: bytes) -> pl.Da
     elif source == "employment":
         frame = frame.with_columns(
             pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"),
-            person_keys(frame["person_id"], key),
+            keyer(frame["person_id"]),
             pl.col("hukou_code").str.slice(0, 6).alias("hukou_county_code"),
         ).drop("person_id")
     return frame
@@ -137,7 +137,7 @@ def cache_fingerprint(ctx: ParseContext, key: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, key: bytes,
+def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, keyer: PersonKeyer,
                   cache: IngestCache) -> FileOutcome:
     cached = cache.get(f)
     if cached is not None:
@@ -148,7 +148,7 @@ def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, key: bytes,
         o = FileOutcome(f, "rejected", 0, 0, f"{exc.zh} / {exc.en}", None, pl.DataFrame(schema=REJECTED_SCHEMA))
         return cache.put(o, None)
     v = validate_table(table.frame, spec, ctx, table.money_factors)
-    accepted = finish_source_columns(spec.name, v.accepted, key)
+    accepted = finish_source_columns(spec.name, v.accepted, keyer)
     n_bad_rows = v.rejected["source_row"].n_unique()
     msg = ""
     if n_bad_rows:
@@ -163,6 +163,7 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
     spec = SOURCES[source]
     outcomes: list[FileOutcome] = []
     seen_sha: dict[str, str] = {}
+    keyer = PersonKeyer(key)
     ordered = sorted(files, key=lambda f: (f.mtime, f.relpath))
     for i, f in enumerate(ordered, 1):
         if f.sha256 in seen_sha:
@@ -174,25 +175,39 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
         seen_sha[f.sha256] = f.relpath
         if progress:
             progress(f"[{source} {i}/{len(ordered)}] {f.relpath}")
-        outcomes.append(validate_file(f, spec, ctx, key, cache))
+        outcomes.append(validate_file(f, spec, ctx, keyer, cache))
 
     parts = [
         o.accepted.with_columns(pl.lit(o.file.file_id).alias("source_file_id"),
                                 pl.lit(order, dtype=pl.Int32).alias("__version"))
         for order, o in enumerate(outcomes) if o.accepted is not None
     ]
-    if parts:
-        stacked = pl.concat(parts, how="diagonal_relaxed")
-        key_cols = list(_fact_key(spec))
-        current = (
-            stacked.filter(pl.col("__version") == pl.col("__version").max().over(key_cols))
-            .drop("__version")
-            .collect()
-        )
-    else:
-        current = empty_fact(source)
+    current = supersede(parts, list(_fact_key(spec)), PARTITION_COLUMN.get(source)) if parts \
+        else empty_fact(source)
     current = current.select(fact_columns(source)).cast(FACT_SCHEMAS[source])
     return SourceResult(source, current.sort(list(_fact_key(spec))), outcomes)
+
+
+# Files of these sources usually cover distinct years or months: rows of a period that only
+# one file holds cannot be superseded, so only shared periods need the (costly) window.
+PARTITION_COLUMN = {"enterprise": "year", "tax": "period", "employment": "period"}
+
+
+def supersede(parts: list[pl.LazyFrame], key: list[str], partition: str | None) -> pl.DataFrame:
+    """For each key, the row of the latest file version (`__version`) that has it."""
+    stacked = pl.concat(parts, how="diagonal_relaxed")
+    latest = pl.col("__version") == pl.col("__version").max().over(key)
+    if partition is None:
+        return stacked.filter(latest).drop("__version").collect()
+    per_file = pl.concat([p.select(pl.col(partition).unique(), pl.col("__version").first()) for p in parts]
+                         ).collect()
+    shared = per_file.group_by(partition).agg(pl.col("__version").n_unique().alias("n")).filter(
+        pl.col("n") > 1)[partition]
+    in_shared = pl.col(partition).is_in(shared.implode())
+    if shared.len() == 0:
+        return stacked.drop("__version").collect()
+    return pl.concat([stacked.filter(~in_shared), stacked.filter(in_shared).filter(latest)]
+                     ).drop("__version").collect()
 
 
 def _fact_key(spec: SourceSpec) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.defs.io import FrameBundle
 from pipelines.defs.metadata import frame_preview
 from pipelines.disclosure.suppression import publish_town_year
 
@@ -32,9 +33,9 @@ DERIVED = {"output_value_yoy": ["output_value"], "revenue_yoy": ["revenue"], "ta
                                    description="every column listed in `suppressed` is NULL, and so "
                                                "are the yoy and ratio columns computed from it")],
        description="可公开的乡镇指标（已做披露控制）/ town indicators after disclosure control")
-def pub_town_year(context: AssetExecutionContext, ind: pl.DataFrame, enterprise: dict, tax: dict,
-                  registry: dict, refs: dict):
-    pub = publish_town_year(ind, enterprise["fact"], tax["fact"], registry["fact"], refs["dim_town"])
+def pub_town_year(context: AssetExecutionContext, ind: pl.DataFrame, enterprise: FrameBundle, tax: FrameBundle,
+                  registry: FrameBundle, refs: FrameBundle):
+    pub = publish_town_year(ind, enterprise["fact"], tax.scan("fact"), registry["fact"], refs["dim_town"])
     cells = {c: int(pub["suppressed"].str.split(";").list.contains(c).sum()) for c in MONEY}
     yield Output(pub, metadata={"dagster/row_count": pub.height, "suppressed_cells": sum(cells.values()),
                                 "suppressed_by_column": cells, "preview": frame_preview(pub)})

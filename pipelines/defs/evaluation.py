@@ -4,6 +4,7 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
+from pipelines.defs.io import FrameBundle
 from pipelines.defs.metadata import frame_preview
 from pipelines.evaluation.criteria import load_criteria_sets
 from pipelines.evaluation.scoring import evaluate
@@ -15,7 +16,7 @@ from pipelines.evaluation.scoring import evaluate
        description="专业镇认定标准评价 / evaluation against each criteria set "
                    "(eval_criterion, eval_specialty_town)")
 def eval_specialty_town(context: AssetExecutionContext, ind: pl.DataFrame,
-                        refs: dict) -> Output[dict[str, pl.DataFrame]]:
+                        refs: FrameBundle) -> Output[dict[str, pl.DataFrame]]:
     sets = load_criteria_sets()
     criterion, wide = evaluate(ind, refs["dim_specialty_town"], sets)
     return Output({"eval_criterion": criterion, "eval_specialty_town": wide}, metadata={

@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.defs.io import FrameBundle
 from pipelines.defs.metadata import frame_preview
 from pipelines.indicators.specialty import specialty_town_year
 from pipelines.indicators.town import town_year
@@ -32,9 +33,9 @@ SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
                           description="town sums equal the fact totals; local ≤ insured; counts ≥ 0"),
        ],
        description="乡镇年度指标 / town indicators by year (ind_town_year)")
-def ind_town_year(context: AssetExecutionContext, enterprise: dict, tax: dict, employment: dict,
-                  registry: dict, refs: dict):
-    ind = town_year(enterprise["fact"], tax["fact"], employment["fact"], registry["fact"], refs["dim_town"])
+def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
+                  registry: FrameBundle, refs: FrameBundle):
+    ind = town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"], refs["dim_town"])
     yield Output(ind, metadata={"dagster/row_count": ind.height,
                                 "years": MetadataValue.json(sorted(ind["year"].unique().to_list())),
                                 "preview": frame_preview(ind)})
@@ -60,9 +61,9 @@ def ind_town_year(context: AssetExecutionContext, enterprise: dict, tax: dict, e
        check_specs=[AssetCheckSpec("key_and_shares", asset=SPECIALTY_KEY, blocking=True,
                                    description="key unique; leading ≤ members; market share ≥ 0")],
        description="专业镇年度指标 / specialty-town indicators by year (ind_specialty_town_year)")
-def ind_specialty_town_year(context: AssetExecutionContext, enterprise: dict, tax: dict, employment: dict,
-                            registry: dict, refs: dict):
-    ind = specialty_town_year(enterprise["fact"], tax["fact"], employment["fact"], registry["fact"],
+def ind_specialty_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
+                            registry: FrameBundle, refs: FrameBundle):
+    ind = specialty_town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"],
                               refs["dim_town"], refs["dim_specialty_town"], refs["ref_leading_enterprise"],
                               refs["ref_market_total"])
     yield Output(ind, metadata={"dagster/row_count": ind.height, "preview": frame_preview(ind)})

@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.defs.io import FrameBundle
 from pipelines.defs.resources import RawArea
 from pipelines.ingest.file_records import file_record, rejected_records, spec_for
 from pipelines.ingest.inventory import RawFile, scan_raw_area
@@ -100,7 +101,7 @@ def build_ingest_asset(source: str):
         description=f"{spec.label_zh}：校验、去重、版本取代后的当前行 / validated current {source} rows",
     )
     def _ingest(context: AssetExecutionContext, raw_area: RawArea, files: list[RawFile],
-                refs: dict[str, pl.DataFrame]):
+                refs: FrameBundle):
         ctx = reference_context(refs["dim_town"])
         pii = pii_key()
         cache = IngestCache(raw_area.cache_dir or None, cache_fingerprint(ctx, pii))

@@ -4,20 +4,22 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
+from pipelines.defs.io import FrameBundle
 from pipelines.defs.resources import Warehouse
 from pipelines.warehouse.publish import publish
 
 
-def warehouse_frames(refs: dict, enterprise: dict, tax: dict, employment: dict, registry: dict,
-                     ind_town: pl.DataFrame, ind_specialty: pl.DataFrame, evaluation: dict,
-                     pub: pl.DataFrame, dq: dict, flags: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def warehouse_frames(refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle, registry: FrameBundle,
+                     ind_town: pl.DataFrame, ind_specialty: pl.DataFrame, evaluation: FrameBundle,
+                     pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame) -> dict[str, pl.DataFrame | pl.LazyFrame]:
     """The contract's section 3 tables, by name."""
     return {
         "dim_town": refs["dim_town"],
         "dim_specialty_town": refs["dim_specialty_town"],
         "fact_enterprise_year": enterprise["fact"],
-        "fact_tax_month": tax["fact"],
-        "fact_employment_month": employment["fact"],
+        # the two large facts are read one at a time, while their table is loaded
+        "fact_tax_month": tax.scan("fact"),
+        "fact_employment_month": employment.scan("fact"),
         "fact_market_entity": registry["fact"],
         "ind_town_year": ind_town,
         "ind_specialty_town_year": ind_specialty,
@@ -43,10 +45,10 @@ def warehouse_frames(refs: dict, enterprise: dict, tax: dict, employment: dict, 
             "dq": AssetIn(key=AssetKey(["dq", "files"])),
             "flags": AssetIn(key=AssetKey(["dq", "flags"]))},
        description="发布到数据仓库（原子替换）/ publish every table atomically to the warehouse")
-def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, refs: dict,
-                        enterprise: dict, tax: dict, employment: dict, registry: dict,
-                        ind_town: pl.DataFrame, ind_specialty: pl.DataFrame, evaluation: dict,
-                        pub: pl.DataFrame, dq: dict, flags: pl.DataFrame) -> Output[dict[str, int]]:
+def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, refs: FrameBundle,
+                        enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle, registry: FrameBundle,
+                        ind_town: pl.DataFrame, ind_specialty: pl.DataFrame, evaluation: FrameBundle,
+                        pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame) -> Output[dict[str, int]]:
     frames = warehouse_frames(refs, enterprise, tax, employment, registry, ind_town, ind_specialty,
                               evaluation, pub, dq, flags)
     counts = publish(warehouse.url, frames)

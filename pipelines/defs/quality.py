@@ -4,6 +4,7 @@
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
+from pipelines.defs.io import FrameBundle
 from pipelines.defs.resources import Warehouse
 from pipelines.ingest.file_records import (
     DQ_FILE_SCHEMA,
@@ -34,8 +35,8 @@ def previous_dq_file(url: str) -> pl.DataFrame | None:
             "refs": AssetIn(key=AssetKey(["ingest", "references"])), **SOURCE_INS},
        description="每个文件的处理结果与拒收行 / every file's status and every rejected row")
 def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[RawFile],
-             refs: dict[str, pl.DataFrame], enterprise: dict, tax: dict, employment: dict,
-             registry: dict) -> Output[dict[str, pl.DataFrame]]:
+             refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
+             registry: FrameBundle) -> Output[dict[str, pl.DataFrame]]:
     sources = {"enterprise": enterprise, "tax": tax, "employment": employment, "registry": registry}
     unsourced = pl.DataFrame(
         [file_record(f, "rejected", 0, 0, NO_SOURCE_MESSAGE) for f in files if f.source is None],
@@ -61,9 +62,9 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
 @asset(key=["dq", "flags"], group_name="quality", kinds={"polars"},
        ins={s: SOURCE_INS[s] for s in ("enterprise", "tax", "employment")},
        description="跨来源预警（不拒收）/ cross-source warnings, contract section 8")
-def dq_flags(context: AssetExecutionContext, enterprise: dict, tax: dict,
-             employment: dict) -> Output[pl.DataFrame]:
-    flags = cross_source_flags(enterprise["fact"], tax["fact"], employment["fact"])
+def dq_flags(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle,
+             employment: FrameBundle) -> Output[pl.DataFrame]:
+    flags = cross_source_flags(enterprise["fact"], tax.scan("fact"), employment.scan("fact"))
     by_rule = flags.group_by("rule").len().sort("rule")
     return Output(flags, metadata={"dagster/row_count": flags.height,
                                    "by_rule": MetadataValue.json(dict(by_rule.iter_rows()))})

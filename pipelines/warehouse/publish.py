@@ -249,9 +249,18 @@ def _swap(conn: Connection, names: list[str], pg: bool) -> None:
 # -- public API ---------------------------------------------------------------------------
 
 
-def publish(url: str, frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
-    """Atomically replace the warehouse tables named in `frames`; rows per table."""
-    prepared = {name: prepare_frame(name, df) for name, df in frames.items()}
+def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, int]:
+    """Atomically replace the warehouse tables named in `frames`; rows per table.
+
+    DataFrames are checked before the database is touched. A LazyFrame (a large fact) is
+    collected only when its table is loaded, so one large table at a time is in memory; if
+    it does not fit its table, the transaction rolls back and the previous state stays.
+    """
+    prepared: dict[str, pl.DataFrame | pl.LazyFrame] = {
+        name: df if isinstance(df, pl.LazyFrame) else prepare_frame(name, df)
+        for name, df in frames.items()
+    }
+    counts: dict[str, int] = {}
     names = [n for n in table_names() if n in prepared]
     if not names:
         return {}
@@ -268,15 +277,20 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
                     conn.exec_driver_sql("PRAGMA cache_size = -262144")
                 _drop_leftovers(conn)
                 for name in names:
+                    frame = prepared[name]
+                    if isinstance(frame, pl.LazyFrame):
+                        frame = prepare_frame(name, frame.collect())
                     _create_aside(conn, name, pg)
-                    (_load_postgres if pg else _load_sqlite)(conn, name, prepared[name])
+                    (_load_postgres if pg else _load_sqlite)(conn, name, frame)
+                    counts[name] = frame.height
+                    del frame
                     if pg:
                         _index_aside(conn, name)
                 _swap(conn, names, pg)
-        log.info("published %s", ", ".join(f"{n} ({prepared[n].height} rows)" for n in names))
+        log.info("published %s", ", ".join(f"{n} ({counts[n]} rows)" for n in names))
     finally:
         engine.dispose()
-    return {n: prepared[n].height for n in names}
+    return counts
 
 
 def read_table(url: str, name: str) -> pl.DataFrame:

@@ -257,7 +257,7 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
 }
 
 # Kinds whose distinct values are few compared with the rows: parse those once each.
-PARSE_DISTINCT = {"year", "period", "date", "uscc", "person_id", "town", "hukou", "industry",
+PARSE_DISTINCT = {"year", "period", "date", "uscc", "town", "hukou", "industry",
                   "boolean", "level", "entity_type"}
 
 VALUE_DTYPES: dict[str, pl.DataType] = {

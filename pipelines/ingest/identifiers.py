@@ -4,11 +4,12 @@ USCC: GB 32100-2015, 18 characters from `0-9 A-H J-N P-R T U W-Y`, check charact
 (31 − Σ wᵢ·cᵢ mod 31) mod 31 with wᵢ = 3^(i−1) mod 31.
 Person ID: GB 11643, ISO 7064 MOD 11-2, wᵢ = 2^(18−i) mod 11 over the first 17 digits,
 check = (12 − Σ mod 11) mod 11 where 10 is written `X`.
-Everything is vectorised: one expression per character position, no Python per row.
+Check digits are computed on a byte matrix with numpy: no Python per row.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -28,16 +29,33 @@ def normalise_uscc(col: pl.Expr) -> pl.Expr:
     return col.str.replace_all(_SPACES, "").str.to_uppercase()
 
 
+def _ascii_matrix(values: pl.Series, width: int) -> np.ndarray:
+    """Fixed-width ASCII strings as an (n, width) byte matrix, for vectorised check digits."""
+    if len(values) == 0:
+        return np.zeros((0, width), dtype=np.uint8)
+    joined = "".join(values.to_list()).encode("ascii")
+    return np.frombuffer(joined, dtype=np.uint8).reshape(-1, width)
+
+
+_USCC_LUT = np.full(256, -1, dtype=np.int64)
+for _c, _v in USCC_VALUES.items():
+    _USCC_LUT[ord(_c)] = _v
+
+
+def _uscc_valid_series(s: pl.Series) -> pl.Series:
+    shape = s.str.contains(f"^[{USCC_CHARSET}]{{18}}$").fill_null(False).to_numpy()
+    out = np.zeros(len(s), dtype=bool)
+    idx = np.flatnonzero(shape)
+    if len(idx):
+        values = _USCC_LUT[_ascii_matrix(s.gather(idx), 18)]
+        total = values[:, :17] @ np.array(USCC_WEIGHTS, dtype=np.int64)
+        out[idx] = values[:, 17] == (31 - total % 31) % 31
+    return pl.Series(s.name, out)
+
+
 def uscc_is_valid(col: pl.Expr) -> pl.Expr:
     """True when the normalised code has 18 valid characters and the right check character."""
-    shape_ok = col.str.contains(f"^[{USCC_CHARSET}]{{18}}$")
-    total = pl.sum_horizontal(
-        col.str.slice(i, 1).replace_strict(USCC_VALUES, default=0, return_dtype=pl.Int64) * w
-        for i, w in enumerate(USCC_WEIGHTS)
-    )
-    expected = (31 - total % 31) % 31
-    check = col.str.slice(17, 1).replace_strict(USCC_VALUES, default=-1, return_dtype=pl.Int64)
-    return (shape_ok & (check == expected)).fill_null(False)
+    return col.map_batches(_uscc_valid_series, return_dtype=pl.Boolean, is_elementwise=True)
 
 
 def normalise_person_id(col: pl.Expr) -> pl.Expr:
@@ -48,17 +66,21 @@ def normalise_person_id(col: pl.Expr) -> pl.Expr:
     )
 
 
+def _person_valid_series(s: pl.Series) -> pl.Series:
+    shape = s.str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False).to_numpy()
+    out = np.zeros(len(s), dtype=bool)
+    idx = np.flatnonzero(shape)
+    if len(idx):
+        m = _ascii_matrix(s.gather(idx), 18).astype(np.int64)
+        total = (m[:, :17] - 48) @ np.array(PERSON_WEIGHTS, dtype=np.int64)
+        check = np.where(m[:, 17] == ord("X"), 10, m[:, 17] - 48)
+        out[idx] = check == (12 - total % 11) % 11
+    return pl.Series(s.name, out)
+
+
 def person_id_is_valid(col: pl.Expr) -> pl.Expr:
     """18 characters, 17 digits then a digit or X, with the MOD 11-2 check digit."""
-    shape_ok = col.str.contains(r"^[0-9]{17}[0-9X]$")
-    total = pl.sum_horizontal(
-        col.str.slice(i, 1).cast(pl.Int64, strict=False).fill_null(0) * w
-        for i, w in enumerate(PERSON_WEIGHTS)
-    )
-    expected = (12 - total % 11) % 11
-    last = col.str.slice(17, 1)
-    check = pl.when(last == "X").then(10).otherwise(last.cast(pl.Int64, strict=False))
-    return (shape_ok & (check == expected)).fill_null(False)
+    return col.map_batches(_person_valid_series, return_dtype=pl.Boolean, is_elementwise=True)
 
 
 def uscc_check_character(first17: str) -> str:

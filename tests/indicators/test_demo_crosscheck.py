@@ -1,0 +1,94 @@
+"""The independent DuckDB SQL (reference_sql.py) over the facts and references read back from
+the county demo warehouse, against ind_town_year and ind_specialty_town_year as published,
+cell by cell (floats to a relative 1e-9)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from reference_sql import reference_specialty_town_year, reference_town_year
+
+from pipelines.warehouse.publish import read_table
+
+
+def shared():
+    """tests/lineage/demo_warehouse.py, loaded once per process under one name."""
+    name = "townstat_tests_demo_warehouse"
+    if name not in sys.modules:
+        path = Path(__file__).parents[1] / "lineage" / "demo_warehouse.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module", params=["sqlite"])
+def facts(request):
+    demo = shared().published_demo(request, request.param)
+    ref = demo.raw / "reference"
+    # leading enterprises and market totals are not warehouse tables: the raw reference files
+    leading = pl.read_csv(ref / "leading_enterprises.csv", infer_schema=False).select(
+        pl.col("specialty_town_id").str.strip_chars(),
+        pl.col("uscc").str.strip_chars().str.to_uppercase(),
+        pl.col("from_year").cast(pl.Int32),
+        pl.col("to_year").replace("", None).cast(pl.Int32),
+    )
+    market = pl.read_csv(ref / "market_totals.csv", infer_schema=False).select(
+        pl.col("specialty_town_id").str.strip_chars(),
+        pl.col("year").cast(pl.Int32),
+        pl.col("provincial_output").cast(pl.Float64),
+    )
+    return demo.url, {
+        "enterprise": read_table(demo.url, "fact_enterprise_year"),
+        "tax": read_table(demo.url, "fact_tax_month"),
+        "employment": read_table(demo.url, "fact_employment_month"),
+        "registry": read_table(demo.url, "fact_market_entity"),
+        "towns": read_table(demo.url, "dim_town"),
+        "specialty_towns": read_table(demo.url, "dim_specialty_town"),
+        "leading": leading,
+        "market_totals": market,
+    }
+
+
+def assert_same_cells(got: pl.DataFrame, want: pl.DataFrame, key: list[str]) -> int:
+    assert got.height == want.height
+    assert got.select(key).sort(key).equals(want.select(key).sort(key))
+    got, want = got.sort(key), want.sort(key)
+    compared = 0
+    for column in got.columns:
+        for i, (a, b) in enumerate(zip(got[column].to_list(), want[column].to_list(), strict=True)):
+            where = f"{column} at {[got[k][i] for k in key]}: {a!r} vs {b!r}"
+            if a is None or b is None:
+                assert a is None and b is None, where
+            elif isinstance(a, float) or isinstance(b, float):
+                assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9), where
+            else:
+                assert a == b, where
+            compared += 1
+    return compared
+
+
+def test_ind_town_year_equals_the_sql_reference(facts):
+    url, f = facts
+    want = reference_town_year(f["enterprise"], f["tax"], f["employment"], f["registry"])
+    got = read_table(url, "ind_town_year")
+    assert set(got.columns) <= set(want.columns)
+    assert got.height == 39  # 13 towns x 3 years
+    n = assert_same_cells(got, want.select(got.columns), ["town_code", "year"])
+    assert n == 39 * len(got.columns)
+
+
+def test_ind_specialty_town_year_equals_the_sql_reference(facts):
+    url, f = facts
+    want = reference_specialty_town_year(**f)
+    got = read_table(url, "ind_specialty_town_year")
+    assert set(got.columns) <= set(want.columns)
+    assert got.height == 9  # 3 specialty towns x 3 years
+    assert_same_cells(got, want.select(got.columns), ["specialty_town_id", "year"])
+    assert got["leading_enterprises"].sum() > 0 and got["market_share"].null_count() == 0

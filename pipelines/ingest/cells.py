@@ -143,9 +143,11 @@ def parse_uscc(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
 
 
 def parse_person_id(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
-    value = normalise_person_id(pl.col(c))
+    # Normalised text and its validity are computed once, as staged columns (see STAGED):
+    # person IDs are nearly all distinct, so they are parsed row by row, not per distinct value.
+    value = pl.col(f"{c}__norm")
     blank = _is_empty(value)
-    bad = ~person_id_is_valid(value)
+    bad = ~pl.col(f"{c}__ok")
     return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, "person_id_invalid")
 
 
@@ -254,6 +256,13 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
     "boolean": parse_boolean,
     "level": parse_level,
     "entity_type": parse_entity_type,
+}
+
+# Columns computed before the parser's expressions, one stage after another, so that an
+# expensive step (normalising, a check digit) runs once per cell.
+STAGED: dict[str, Callable[[str], list[pl.Expr]]] = {
+    "person_id": lambda c: [normalise_person_id(pl.col(c)).alias(f"{c}__norm"),
+                            person_id_is_valid(pl.col(f"{c}__norm")).alias(f"{c}__ok")],
 }
 
 # Kinds whose distinct values are few compared with the rows: parse those once each.

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+import tempfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,34 +161,90 @@ def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, keyer: Person
     return cache.put(o, accepted)
 
 
+def ingest_workers() -> int:
+    """Processes that validate files side by side (TOWNSTAT_INGEST_WORKERS; default: cores)."""
+    return max(1, int(os.environ.get("TOWNSTAT_INGEST_WORKERS", os.cpu_count() or 1)))
+
+
+def _validate_in_worker(f: RawFile, source: str, ctx: ParseContext, key: bytes,
+                        cache_root: str, fingerprint: str) -> str:
+    """Run in a worker process: validate one file into the cache; the parent reads it back."""
+    validate_file(f, SOURCES[source], ctx, _worker_keyer(key), IngestCache(cache_root, fingerprint))
+    return f.sha256
+
+
+def _init_worker(threads: str) -> None:
+    # before Polars starts its thread pool in this process
+    os.environ["POLARS_MAX_THREADS"] = threads
+
+
+_WORKER_KEYERS: dict[bytes, PersonKeyer] = {}
+
+
+def _worker_keyer(key: bytes) -> PersonKeyer:
+    """One keyer per worker process, so a person is hashed once per worker, not per file."""
+    return _WORKER_KEYERS.setdefault(key, PersonKeyer(key))
+
+
+def _validate_parallel(todo: list[RawFile], source: str, ctx: ParseContext, key: bytes,
+                       cache: IngestCache, progress: Callable[[str], None] | None) -> None:
+    """Validate uncached files in worker processes; results land in the cache."""
+    workers = min(ingest_workers(), len(todo))
+    # spawn, not fork: the parent runs Polars' thread pool, which must not be forked
+    ctx_mp = multiprocessing.get_context("spawn")
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    with ProcessPoolExecutor(workers, mp_context=ctx_mp, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(_validate_in_worker, f, source, ctx, key, str(cache.root.parent),
+                               cache.root.name): f for f in todo}
+        for done, fut in enumerate(as_completed(futures), 1):
+            fut.result()
+            if progress:
+                progress(f"[{source} {done}/{len(todo)} validated] {futures[fut].relpath}")
+
+
 def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: bytes,
                   cache: IngestCache, progress: Callable[[str], None] | None = None) -> SourceResult:
     """Validate every file of one source and keep the current version of each key."""
     spec = SOURCES[source]
-    outcomes: list[FileOutcome] = []
     seen_sha: dict[str, str] = {}
-    keyer = PersonKeyer(key)
     ordered = sorted(files, key=lambda f: (f.mtime, f.relpath))
-    for i, f in enumerate(ordered, 1):
-        if f.sha256 in seen_sha:
-            outcomes.append(FileOutcome(
-                f, "duplicate", 0, 0,
-                f"与 {seen_sha[f.sha256]} 内容完全相同，只读取一次 / same bytes as {seen_sha[f.sha256]}, loaded once",
-                None, pl.DataFrame(schema=REJECTED_SCHEMA)))
-            continue
-        seen_sha[f.sha256] = f.relpath
-        if progress:
-            progress(f"[{source} {i}/{len(ordered)}] {f.relpath}")
-        outcomes.append(validate_file(f, spec, ctx, keyer, cache))
+    unique: list[RawFile] = []
+    for f in ordered:
+        if f.sha256 not in seen_sha:
+            seen_sha[f.sha256] = f.relpath
+            unique.append(f)
+    todo = [f for f in unique if cache.get(f) is None]
+    with tempfile.TemporaryDirectory(prefix="townstat-ingest-") as scratch:
+        if len(todo) > 1 and ingest_workers() > 1:
+            if cache.root is None:  # workers hand results back through a cache
+                cache = IngestCache(Path(scratch), "run")
+            _validate_parallel(todo, source, ctx, key, cache, progress)
+        keyer = PersonKeyer(key)
+        outcomes: list[FileOutcome] = []
+        for i, f in enumerate(ordered, 1):
+            if seen_sha[f.sha256] != f.relpath:
+                outcomes.append(FileOutcome(
+                    f, "duplicate", 0, 0,
+                    f"与 {seen_sha[f.sha256]} 内容完全相同，只读取一次 / same bytes as "
+                    f"{seen_sha[f.sha256]}, loaded once",
+                    None, pl.DataFrame(schema=REJECTED_SCHEMA)))
+                continue
+            if progress and f in todo and ingest_workers() == 1:
+                progress(f"[{source} {i}/{len(ordered)}] {f.relpath}")
+            outcomes.append(validate_file(f, spec, ctx, keyer, cache))
 
-    parts = [
-        o.accepted.with_columns(pl.lit(o.file.file_id).alias("source_file_id"),
-                                pl.lit(order, dtype=pl.Int32).alias("__version"))
-        for order, o in enumerate(outcomes) if o.accepted is not None
-    ]
-    current = supersede(parts, list(_fact_key(spec)), PARTITION_COLUMN.get(source)) if parts \
-        else empty_fact(source)
-    current = current.select(fact_columns(source)).cast(FACT_SCHEMAS[source])
+        parts = [
+            o.accepted.with_columns(pl.lit(o.file.file_id).alias("source_file_id"),
+                                    pl.lit(order, dtype=pl.Int32).alias("__version"))
+            for order, o in enumerate(outcomes) if o.accepted is not None
+        ]
+        current = supersede(parts, list(_fact_key(spec)), PARTITION_COLUMN.get(source)) if parts \
+            else empty_fact(source)
+        current = current.select(fact_columns(source)).cast(FACT_SCHEMAS[source])
+        # rejected rows are read now: the scratch folder goes when this block ends
+        for o in outcomes:
+            o.accepted = None
     return SourceResult(source, current.sort(list(_fact_key(spec))), outcomes)
 
 

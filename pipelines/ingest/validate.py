@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.ingest.cells import PARSE_DISTINCT, PARSERS, VALUE_DTYPES, ParseContext
+from pipelines.ingest.cells import PARSE_DISTINCT, PARSERS, STAGED, VALUE_DTYPES, ParseContext
 from schemas.columns import SourceSpec
 from schemas.rules import RULES
 
@@ -38,8 +38,12 @@ def _parse_columns(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
                    factors: dict[str, float]) -> pl.DataFrame:
     """Typed value and rule columns for every declared column."""
     direct: list[pl.Expr] = []
+    staged: list[str] = []
     out = frame
     for col in spec.columns:
+        for stage in STAGED.get(col.kind, lambda _c: [])(col.name):
+            out = out.with_columns(stage)
+            staged.append(stage.meta.output_name())
         parser = PARSERS[col.kind]
         if col.kind == "money":
             value, rule = parser(col.name, col, ctx, factors.get(col.name, 1.0))
@@ -55,7 +59,7 @@ def _parse_columns(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
             direct += [value.alias(f"{col.name}__value"), rule.alias(_rule_col(col.name))]
     if direct:
         out = out.with_columns(direct)
-    return out
+    return out.drop(staged)
 
 
 def validate_table(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,

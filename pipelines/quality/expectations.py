@@ -1,0 +1,493 @@
+"""Great Expectations 1.x suites over the published warehouse tables, with offline Data Docs.
+
+``validate_warehouse(url, docs_dir)`` validates the tables of the warehouse at ``url``
+(SQLite or PostgreSQL, through a GX SQL datasource) against the suites declared below and
+builds static Data Docs under ``docs_dir`` on every call. Each expectation carries an id
+(``meta["id"]``, e.g. ``pub_town_year.enterprises.non_negative``) and a severity,
+``critical`` or ``warning`` (GX's own ``severity`` field and ``meta["severity"]``).
+
+GX runs offline: ``GX_ANALYTICS_ENABLED=false`` is set before the import and the context is
+built with ``analytics_enabled: false``; progress bars are off. The Data Docs pages link
+bootstrap, jQuery, font-awesome and vega from CDNs; after each build every page is rewritten
+to use the local copies shipped in ``pipelines/reports/static/gx/`` (see ``docs/reports.md``).
+
+GX is imported inside the function only: its import is slow (~4 s) and nothing else in the
+project should pay for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+CRITICAL = "critical"
+WARNING = "warning"
+SUITE_PREFIX = "townstat"
+DATASOURCE = "townstat_warehouse"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "reports" / "static" / "gx"
+MIN_YEAR = 2000
+
+MONEY_PUB = ("output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales",
+             "tax_total")
+TOWN_COUNTS = ("enterprises", "above_scale_enterprises", "newly_above_scale", "employees",
+               "patents_granted", "high_tech_enterprises", "specialized_sme_enterprises",
+               "little_giant_enterprises", "tech_center_enterprises", "insured_persons",
+               "local_insured_persons", "market_entities", "new_market_entities")
+SPECIALTY_COUNTS = ("member_enterprises", "leading_enterprises", "supporting_enterprises",
+                    "employees", "insured_persons", "local_insured_persons",
+                    "above_scale_enterprises", "newly_above_scale", "high_tech_enterprises",
+                    "specialized_sme_enterprises", "market_entities")
+FILE_STATUSES = ("loaded", "rejected", "duplicate", "removed")
+RULES = ("uscc_invalid", "person_id_invalid", "unknown_town", "industry_invalid",
+         "duplicate_key", "required_missing", "value_invalid", "out_of_range")
+FLAG_RULES = ("tax_sales_gap", "employment_gap", "yoy_jump", "rd_exceeds_revenue",
+              "total_tax_mismatch", "little_giant_not_sme")
+CRITERIA = ("concentration", "scale", "market", "employment")
+CATEGORIES = ("manufacturing", "agriculture", "light_industry")
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "dim_town": ("town_code",),
+    "dim_specialty_town": ("id",),
+    "fact_enterprise_year": ("year", "uscc"),
+    "ind_town_year": ("town_code", "year"),
+    "ind_specialty_town_year": ("specialty_town_id", "year"),
+    "eval_criterion": ("criteria_set", "specialty_town_id", "year", "criterion"),
+    "eval_specialty_town": ("criteria_set", "specialty_town_id", "year"),
+    "pub_town_year": ("town_code", "year"),
+    "dq_file": ("file_id",),
+    "dq_rejected_row": ("file_id", "source_row", "column", "rule"),
+    "dq_flag": ("source", "key", "rule"),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation, declared without GX (so the list can be read without importing it)."""
+
+    id: str
+    table: str
+    kind: str  # unique | between | in_set | not_null | row_count | rows (an SQL query)
+    severity: str
+    description: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class QualityResult:
+    """Outcome of ``validate_warehouse``: ids of failed expectations by severity, a summary
+    row per expectation, and the Data Docs index page."""
+
+    critical_failed: list[str]
+    warnings: list[str]
+    results: list[dict[str, Any]]
+    docs_index: Path
+    success: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.critical_failed
+
+
+def _q(col: str) -> str:
+    return f'"{col}"'
+
+
+def _unique(table: str, severity: str = CRITICAL) -> Check:
+    key = KEYS[table]
+    cols = ", ".join(_q(c) for c in key)
+    return Check(
+        f"{table}.key.unique", table, "rows", severity,
+        f"{table}: 主键 ({', '.join(key)}) 唯一 / key ({', '.join(key)}) is unique",
+        {"query": f"SELECT {cols}, count(*) AS n FROM {{batch}} GROUP BY {cols} HAVING count(*) > 1"},
+    )
+
+
+def _between(table: str, col: str, lo: float | None, hi: float | None, severity: str,
+             label: str) -> Check:
+    text = (f"≥ {lo}" if hi is None else f"≤ {hi}" if lo is None else f"∈ [{lo}, {hi}]")
+    return Check(
+        f"{table}.{col}.{label}", table, "between", severity, f"{table}.{col} {text}",
+        {"column": col, "min_value": lo, "max_value": hi},
+    )
+
+
+def _nonneg(table: str, cols: tuple[str, ...], severity: str = CRITICAL) -> list[Check]:
+    return [_between(table, c, 0, None, severity, "non_negative") for c in cols]
+
+
+def _years(table: str, col: str = "year") -> Check:
+    return _between(table, col, MIN_YEAR, dt.date.today().year, CRITICAL, "sensible_year")
+
+
+def _in_dim(table: str, col: str, dim: str, dim_col: str) -> Check:
+    return Check(
+        f"{table}.{col}.in_{dim}", table, "rows", CRITICAL,
+        f"{table}.{col} 均在 {dim}.{dim_col} 中 / every {col} exists in {dim}.{dim_col}",
+        {"query": (f"SELECT t.{_q(col)} FROM {{batch}} AS t LEFT JOIN {dim} AS d "
+                   f"ON d.{_q(dim_col)} = t.{_q(col)} "
+                   f"WHERE t.{_q(col)} IS NOT NULL AND d.{_q(dim_col)} IS NULL")},
+    )
+
+
+def _in_set(table: str, col: str, values: tuple[str, ...], severity: str = CRITICAL) -> Check:
+    return Check(f"{table}.{col}.in_set", table, "in_set", severity,
+                 f"{table}.{col} ∈ {{{', '.join(values)}}}", {"column": col, "value_set": list(values)})
+
+
+def _rows(id_: str, table: str, severity: str, description: str, query: str) -> Check:
+    return Check(id_, table, "rows", severity, description, {"query": query})
+
+
+def _row_count(table: str, severity: str, lo: int = 1) -> Check:
+    return Check(f"{table}.row_count.at_least_{lo}", table, "row_count", severity,
+                 f"{table}: 至少 {lo} 行 / at least {lo} row(s)", {"min_value": lo})
+
+
+def _strip_listed(expr: str, names: tuple[str, ...]) -> str:
+    """SQL removing each ``;name;`` from ``expr`` (``';a;b;'`` -> ``';'``), SQLite and PostgreSQL."""
+    for n in names:
+        expr = f"replace({expr}, ';{n};', ';')"
+    return expr
+
+
+def checks() -> list[Check]:
+    """Every expectation, grouped by table (one suite per table)."""
+    out: list[Check] = []
+    # dimensions
+    out += [_unique("dim_town"), _row_count("dim_town", CRITICAL),
+            Check("dim_town.town_code.nine_digits", "dim_town", "regex", CRITICAL,
+                  "dim_town.town_code 为9位数字 / town_code has 9 digits",
+                  {"column": "town_code", "regex": "^[0-9]{9}$"})]
+    out += [_unique("dim_specialty_town"), _row_count("dim_specialty_town", WARNING),
+            _in_set("dim_specialty_town", "category", CATEGORIES)]
+    # the enterprise facts (where every indicator comes from)
+    out += [_unique("fact_enterprise_year"), _years("fact_enterprise_year"),
+            _in_dim("fact_enterprise_year", "town_code", "dim_town", "town_code"),
+            *_nonneg("fact_enterprise_year", ("output_value", "revenue", "employees"))]
+    # indicators (internal) and published town indicators
+    for table in ("ind_town_year", "pub_town_year"):
+        out += [_unique(table), _years(table), _row_count(table, WARNING),
+                _in_dim(table, "town_code", "dim_town", "town_code"),
+                *_nonneg(table, TOWN_COUNTS),
+                *_nonneg(table, tuple(c for c in MONEY_PUB if c != "tax_total")),
+                _between(table, "tax_total", 0, None, WARNING, "non_negative"),  # refunds
+                _between(table, "rd_intensity", 0, 1, WARNING, "share"),
+                *[_between(table, c, -1, None, WARNING, "yoy_at_least_minus_1")
+                  for c in ("output_value_yoy", "revenue_yoy", "market_entities_yoy")],
+                _rows(f"{table}.local_insured.not_above_insured", table, CRITICAL,
+                      f"{table}: 本地户籍参保人数 ≤ 参保人数 / local_insured_persons ≤ insured_persons",
+                      "SELECT town_code, year FROM {batch} "
+                      "WHERE local_insured_persons > insured_persons")]
+    # contract section 7: a money cell listed in `suppressed` is NULL
+    for col in MONEY_PUB:
+        out.append(_rows(
+            f"pub_town_year.{col}.null_when_suppressed", "pub_town_year", CRITICAL,
+            f"pub_town_year.{col}: 列入 suppressed 时必须为空 / NULL whenever listed in suppressed",
+            f"SELECT town_code, year, suppressed FROM {{batch}} WHERE {col} IS NOT NULL "
+            f"AND (';' || suppressed || ';') LIKE '%;{col};%'"))
+    out.append(_rows(
+        "pub_town_year.suppressed.known_columns", "pub_town_year", CRITICAL,
+        "pub_town_year.suppressed 只列金额列 / suppressed lists money columns only",
+        "SELECT town_code, year, suppressed FROM {batch} WHERE suppressed <> '' AND "
+        + _strip_listed("';' || suppressed || ';'", MONEY_PUB) + " <> ';'"))
+    out.append(_rows(
+        "pub_town_year.rows.equal_ind_town_year", "pub_town_year", CRITICAL,
+        "pub_town_year 与 ind_town_year 行一一对应、计数列相同 / the same rows and counts as ind_town_year",
+        "SELECT t.town_code, t.year FROM {batch} AS t LEFT JOIN ind_town_year AS i "
+        "ON i.town_code = t.town_code AND i.year = t.year "
+        "WHERE i.town_code IS NULL OR i.enterprises <> t.enterprises OR i.employees <> t.employees "
+        "UNION ALL SELECT i.town_code, i.year FROM ind_town_year AS i WHERE NOT EXISTS "
+        "(SELECT 1 FROM pub_town_year AS p WHERE p.town_code = i.town_code AND p.year = i.year)"))
+    # specialty-town indicators
+    t = "ind_specialty_town_year"
+    out += [_unique(t), _years(t), _row_count(t, WARNING),
+            _in_dim(t, "specialty_town_id", "dim_specialty_town", "id"),
+            *_nonneg(t, SPECIALTY_COUNTS),
+            *_nonneg(t, ("output_value", "core_output_value", "ecommerce_sales", "export_value")),
+            _between(t, "market_share", 0, 1, WARNING, "share"),
+            _between(t, "rd_intensity", 0, 1, WARNING, "share"),
+            _rows(f"{t}.supporting.equals_members_minus_leading", t, CRITICAL,
+                  f"{t}: 配套企业数 = 成员企业数 − 龙头企业数 / supporting = members − leading",
+                  "SELECT specialty_town_id, year FROM {batch} WHERE "
+                  "supporting_enterprises <> member_enterprises - leading_enterprises")]
+    # evaluation
+    t = "eval_criterion"
+    out += [_unique(t), _years(t), _row_count(t, WARNING),
+            _in_dim(t, "specialty_town_id", "dim_specialty_town", "id"),
+            _in_set(t, "criterion", CRITERIA, WARNING),
+            _between(t, "ratio", 0, None, CRITICAL, "non_negative"),
+            _between(t, "weight", 0, None, CRITICAL, "non_negative"),
+            _between(t, "threshold", 0, None, CRITICAL, "non_negative")]
+    t = "eval_specialty_town"
+    out += [_unique(t), _years(t), _row_count(t, WARNING),
+            _in_dim(t, "specialty_town_id", "dim_specialty_town", "id"),
+            _between(t, "score", 0, 100, CRITICAL, "score_0_100"),
+            _between(t, "rank", 1, None, CRITICAL, "rank_at_least_1"),
+            _between(t, "market_share", 0, 1, WARNING, "share"),
+            *_nonneg(t, ("leading_enterprises", "supporting_enterprises", "employees",
+                         "output_value")),
+            _in_set(t, "category", CATEGORIES),
+            Check(f"{t}.score.not_null", t, "not_null", CRITICAL,
+                  f"{t}.score 非空 / score is not null", {"column": "score"}),
+            _rows(f"{t}.rank.at_most_rows", t, CRITICAL,
+                  f"{t}: 名次不超过同组行数 / rank ≤ rows in (criteria_set, year)",
+                  'SELECT t.criteria_set, t.year, t."rank" FROM {batch} AS t JOIN '
+                  "(SELECT criteria_set, year, count(*) AS n FROM eval_specialty_town "
+                  "GROUP BY criteria_set, year) AS g "
+                  'ON g.criteria_set = t.criteria_set AND g.year = t.year WHERE t."rank" > g.n')]
+    # data-quality tables: row counts add up, rejected rows point at files seen
+    t = "dq_file"
+    out += [_unique(t), _row_count(t, CRITICAL), _in_set(t, "status", FILE_STATUSES),
+            *_nonneg(t, ("rows_read", "rows_loaded", "rows_rejected", "bytes")),
+            _rows(f"{t}.rows_rejected.equals_read_minus_loaded", t, CRITICAL,
+                  f"{t}: rows_rejected = rows_read − rows_loaded",
+                  "SELECT file_id, rows_read, rows_loaded, rows_rejected FROM {batch} "
+                  "WHERE rows_read IS NOT NULL AND rows_loaded IS NOT NULL AND "
+                  "(rows_rejected IS NULL OR rows_rejected <> rows_read - rows_loaded)"),
+            _rows(f"{t}.rows_rejected.matches_dq_rejected_row", t, WARNING,
+                  f"{t}: 拒收行数不少于 dq_rejected_row 中该文件的不同行号数 / "
+                  "rows_rejected ≥ distinct rejected row numbers of the file",
+                  "SELECT t.file_id FROM {batch} AS t JOIN (SELECT file_id, "
+                  "count(DISTINCT source_row) AS n FROM dq_rejected_row GROUP BY file_id) AS r "
+                  "ON r.file_id = t.file_id WHERE t.status IN ('loaded', 'rejected') "
+                  "AND coalesce(t.rows_rejected, 0) < r.n")]
+    t = "dq_rejected_row"
+    out += [_unique(t), _in_set(t, "rule", RULES),
+            _in_dim(t, "file_id", "dq_file", "file_id"),
+            _between(t, "source_row", 1, None, CRITICAL, "at_least_1"),
+            _rows(f"{t}.value.no_person_id", t, CRITICAL,
+                  f"{t}: 身份证号列不回显原值 / no person ID echoed in value",
+                  "SELECT file_id, source_row FROM {batch} WHERE \"column\" LIKE "
+                  "'%person_id%' AND value IS NOT NULL AND value <> '' AND value NOT LIKE '%***%'")]
+    t = "dq_flag"
+    out += [_unique(t), _in_set(t, "rule", FLAG_RULES, WARNING)]
+    return out
+
+
+# --------------------------------------------------------------------------- GX plumbing
+
+
+def _import_gx():
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import great_expectations as gx  # noqa: PLC0415 - slow import, kept out of import paths
+
+    return gx
+
+
+def _expectation(gx, check: Check):
+    e = gx.expectations
+    meta = {"id": check.id, "severity": check.severity, "table": check.table}
+    common = {"meta": meta, "description": check.description, "severity": check.severity}
+    a = check.args
+    if check.kind == "between":
+        return e.ExpectColumnValuesToBeBetween(column=a["column"], min_value=a["min_value"],
+                                               max_value=a["max_value"], **common)
+    if check.kind == "in_set":
+        return e.ExpectColumnValuesToBeInSet(column=a["column"], value_set=a["value_set"], **common)
+    if check.kind == "not_null":
+        return e.ExpectColumnValuesToNotBeNull(column=a["column"], **common)
+    if check.kind == "regex":
+        return e.ExpectColumnValuesToMatchRegex(column=a["column"], regex=a["regex"], **common)
+    if check.kind == "row_count":
+        return e.ExpectTableRowCountToBeBetween(min_value=a["min_value"], **common)
+    if check.kind == "rows":
+        return e.UnexpectedRowsExpectation(unexpected_rows_query=a["query"], **common)
+    raise ValueError(check.kind)
+
+
+def _context(gx, docs_dir: Path):
+    from great_expectations.data_context.types.base import (  # noqa: PLC0415
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        data_docs_sites={
+            "townstat": {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+    )
+    return gx.get_context(project_config=config, mode="ephemeral")
+
+
+def _datasource(context, url: str):
+    u = make_url(url)
+    if u.get_backend_name() == "postgresql":
+        cs = u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return context.data_sources.add_or_update_postgres(DATASOURCE, connection_string=cs)
+    if u.get_backend_name() == "sqlite":
+        return context.data_sources.add_or_update_sqlite(
+            DATASOURCE, connection_string=u.render_as_string(hide_password=False))
+    raise ValueError(f"unsupported warehouse backend {u.get_backend_name()!r}")
+
+
+def _existing_tables(url: str) -> set[str]:
+    from sqlalchemy import inspect  # noqa: PLC0415
+
+    from pipelines.warehouse import make_engine  # noqa: PLC0415
+
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def validate_warehouse(url: str, docs_dir: Path) -> QualityResult:
+    """Validate the warehouse at ``url`` and build offline Data Docs under ``docs_dir``.
+
+    Returns the ids of failed critical expectations (publication should not be trusted)
+    and of failed warnings, a summary row per expectation and the Data Docs index page.
+    A table missing from the warehouse is a critical failure ``<table>.exists``.
+    """
+    docs_dir = Path(docs_dir).resolve()
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("validations", "expectations"):  # the docs show this call's results only
+        shutil.rmtree(docs_dir / stale, ignore_errors=True)
+    gx = _import_gx()
+    for name in ("great_expectations", "tqdm"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    context = _context(gx, docs_dir)
+    source = _datasource(context, url)
+    present = _existing_tables(url)
+
+    by_table: dict[str, list[Check]] = {}
+    for c in checks():
+        by_table.setdefault(c.table, []).append(c)
+
+    critical_failed: list[str] = []
+    warnings: list[str] = []
+    results: list[dict[str, Any]] = []
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for table, table_checks in by_table.items():
+        if table not in present:
+            critical_failed.append(f"{table}.exists")
+            results.append({"id": f"{table}.exists", "table": table, "severity": CRITICAL,
+                            "success": False, "unexpected_count": None,
+                            "description": f"{table} 不存在 / table missing"})
+            continue
+        asset = source.add_table_asset(name=table, table_name=table)
+        batch_def = asset.add_batch_definition_whole_table(f"{table}_whole")
+        suite = context.suites.add(gx.ExpectationSuite(
+            name=f"{SUITE_PREFIX}.{table}",
+            meta={"notes": {"format": "markdown",
+                            "content": f"townstat — 仓库表 `{table}` 的质量期望 / expectations "
+                                       f"over the warehouse table `{table}`"}}))
+        for c in table_checks:
+            suite.add_expectation(_expectation(gx, c))
+        vd = context.validation_definitions.add(gx.ValidationDefinition(
+            name=f"{SUITE_PREFIX}.{table}.validation", data=batch_def, suite=suite))
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"{SUITE_PREFIX}.{table}.checkpoint", validation_definitions=[vd],
+            actions=[], result_format={"result_format": "SUMMARY"}))
+        run = checkpoint.run(run_id=gx.core.run_identifier.RunIdentifier(run_name=run_id))
+        for vr in run.run_results.values():
+            for er in vr.results:
+                meta = er.expectation_config.meta or {}
+                ok = bool(er.success) and not _raised(er)
+                res = er.result or {}
+                count = res.get("unexpected_count")
+                if count is None and "observed_value" in res and er.expectation_config.type == \
+                        "unexpected_rows_expectation":
+                    count = res.get("observed_value")
+                results.append({
+                    "id": meta.get("id"), "table": table, "severity": meta.get("severity"),
+                    "success": ok, "unexpected_count": count,
+                    "description": er.expectation_config.description,
+                    "error": _error(er),
+                })
+                if not ok:
+                    (critical_failed if meta.get("severity") == CRITICAL else warnings).append(
+                        meta.get("id"))
+    context.build_data_docs(site_names=["townstat"])
+    index = docs_dir / "index.html"
+    localise_data_docs(docs_dir)
+    return QualityResult(critical_failed=critical_failed, warnings=warnings, results=results,
+                         docs_index=index, success=not critical_failed)
+
+
+# --------------------------------------------------------------------------- offline assets
+
+# CDN stylesheet/script tags in the GX templates -> local asset (None: drop the tag)
+_CDN_CSS = re.compile(r'<link[^>]+href="https?://[^"]+"[^>]*/?>\s*', re.I)
+_CDN_JS = re.compile(r'<script[^>]+src="https?://[^"]+"[^>]*>\s*</script>\s*', re.I)
+_REMOTE_IMG = re.compile(r"https://great-expectations-web-assets[^\"')]*", re.I)
+
+
+def localise_data_docs(docs_dir: Path) -> list[Path]:
+    """Point every Data Docs page at the local assets instead of CDNs; returns pages rewritten.
+
+    Copies ``pipelines/reports/static/gx/`` to ``docs_dir/static/townstat/``; in each page,
+    the CDN ``<link>`` tags are replaced by one link to ``townstat-gx.css`` and the CDN
+    ``<script>`` tags by jQuery (a local copy) and ``townstat-gx.js`` (a small stand-in for
+    bootstrap-table, bootstrap's plugins and vega-embed).
+    """
+    docs_dir = Path(docs_dir)
+    target = docs_dir / "static" / "townstat"
+    shutil.copytree(STATIC_DIR, target, dirs_exist_ok=True)
+    pages = []
+    for page in docs_dir.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
+        css = f'<link rel="stylesheet" href="{rel}/townstat-gx.css"/>\n'
+        js = (f'<script src="{rel}/jquery.min.js"></script>\n'
+              f'<script src="{rel}/townstat-gx.js"></script>\n')
+        if not (_CDN_CSS.search(html) or _CDN_JS.search(html)) and "townstat-gx" in html:
+            continue
+        html = _replace_all_by_one(_CDN_CSS, html, css)
+        html = _replace_all_by_one(_CDN_JS, html, js)
+        logo = os.path.relpath(docs_dir / "static" / "images" / "logo-long.png", page.parent)
+        html = _REMOTE_IMG.sub(logo.replace(os.sep, "/"), html)
+        if "townstat-gx.css" not in html:
+            html = html.replace("</head>", css + "</head>", 1)
+        if "townstat-gx.js" not in html:
+            html = html.replace("</head>", js + "</head>", 1)
+        page.write_text(html, encoding="utf-8")
+        pages.append(page)
+    return pages
+
+
+def _raised(er) -> bool:
+    info = er.exception_info or {}
+    if "raised_exception" in info:
+        return bool(info.get("raised_exception"))
+    return any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
+
+
+def _error(er) -> str | None:
+    info = er.exception_info or {}
+    if info.get("exception_message"):
+        return str(info["exception_message"])
+    for v in info.values():
+        if isinstance(v, dict) and v.get("exception_message"):
+            return str(v["exception_message"])
+    return None
+
+
+def _replace_all_by_one(pattern: re.Pattern, text: str, replacement: str) -> str:
+    """Replace the first match of ``pattern`` by ``replacement`` and drop the other matches."""
+    first = pattern.search(text)
+    if first is None:
+        return text
+    rest = pattern.sub("", text[first.end():])
+    return text[: first.start()] + replacement + rest

@@ -1,0 +1,288 @@
+"""The data-quality report for the bureau's staff: one self-contained HTML page.
+
+Chinese first, English second. It shows, from the warehouse's ``dq_*`` tables:
+
+1. each file seen (``dq_file``): status, rows read / loaded / rejected, message;
+2. the rejected rows (``dq_rejected_row``) grouped by rule, each with its file, row number
+   (as the person sees it when opening the file), column and offending value — a value in a
+   column named ``person_id`` is never printed (the warehouse never stores one anyway);
+3. the cross-source warnings (``dq_flag``) per enterprise;
+4. what changed since the last refresh: ``dq_file`` compared with the snapshot that the
+   previous run wrote beside the report (``quality_snapshot.json``).
+
+Inline CSS, no script, no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.warehouse import read_table
+
+SNAPSHOT_NAME = "quality_snapshot.json"
+SNAPSHOT_FIELDS = ("path", "source", "status", "sha256", "rows_read", "rows_loaded",
+                   "rows_rejected")
+COUNT_FIELDS = ("rows_read", "rows_loaded", "rows_rejected")
+WITHHELD = "（不显示 / withheld）"
+
+STATUS_ZH = {"loaded": "已加载", "rejected": "已拒收", "duplicate": "重复文件", "removed": "已移除"}
+SOURCE_ZH = {"enterprise": "企业年报", "tax": "税收", "employment": "社保参保",
+             "registry": "市场主体登记", "reference": "参考表", None: "无来源"}
+RULE_ZH = {
+    "uscc_invalid": ("统一社会信用代码无效", "invalid USCC"),
+    "person_id_invalid": ("公民身份号码无效", "invalid person ID"),
+    "unknown_town": ("乡镇代码不在区划表中", "unknown town code"),
+    "industry_invalid": ("行业代码无效", "invalid industry code"),
+    "duplicate_key": ("同一文件中主键重复", "duplicate key within a file"),
+    "required_missing": ("必填项为空", "required value missing"),
+    "value_invalid": ("无法按类型读取", "value cannot be read as its type"),
+    "out_of_range": ("超出取值范围", "value out of range"),
+}
+FLAG_ZH = {
+    "tax_sales_gap": ("开票销售额与营业收入差异过大", "invoice sales and revenue differ by > 30%"),
+    "employment_gap": ("从业人数与参保人数差异过大", "employees and insured persons differ by > 50%"),
+    "yoy_jump": ("产值同比异常（可能单位错误）", "output value jumped > 10× (unit error?)"),
+    "rd_exceeds_revenue": ("研发费用超过营业收入", "R&D expenditure exceeds revenue"),
+    "total_tax_mismatch": ("税收合计与分项之和不符", "total tax differs from the sum of its parts"),
+    "little_giant_not_sme": ("小巨人企业未标专精特新", "little giant without specialised SME"),
+}
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",Arial,sans-serif;margin:0;
+ background:#f5f7fa;color:#1f2933;font-size:14px;line-height:1.5}
+header{background:#8b1a1a;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.9}main{padding:12px 28px 40px;max-width:1400px}
+h2{font-size:18px;border-left:4px solid #8b1a1a;padding-left:8px;margin:28px 0 10px}
+h3{font-size:15px;margin:18px 0 6px}.en{color:#5f6b7a;font-weight:normal;font-size:.9em}
+table{border-collapse:collapse;background:#fff;width:100%;margin:6px 0 14px;font-size:13px}
+th,td{border:1px solid #d9dee5;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#eef2f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr:nth-child(even) td{background:#fafbfc}
+.st-loaded{color:#1e7e34}.st-rejected{color:#c82333;font-weight:600}.st-duplicate{color:#8a6d00}
+.st-removed{color:#6c757d}.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border:1px solid #d9dee5;border-radius:6px;padding:10px 16px;min-width:150px}
+.card b{display:block;font-size:22px}details{margin:4px 0 10px}summary{cursor:pointer}
+.note{color:#5f6b7a;font-size:12px}.msg{max-width:520px;white-space:pre-wrap;word-break:break-all}
+"""
+
+
+def _e(v: Any) -> str:
+    return "" if v is None else html.escape(str(v))
+
+
+def _n(v: Any) -> str:
+    return "" if v is None else f"{int(v):,}"
+
+
+def _safe_value(column: str | None, value: str | None) -> str:
+    """The offending value for display; never a person ID (a ``person_id`` column's value,
+    or its part of a composite key value, is withheld)."""
+    if value is None or value == "":
+        return ""
+    cols = (column or "").split(";")
+    if "person_id" not in cols:
+        return value
+    parts = value.split(";")
+    if len(cols) == 1 or len(parts) != len(cols):
+        return WITHHELD
+    return ";".join("***" if c == "person_id" else p for c, p in zip(cols, parts, strict=True))
+
+
+def file_snapshot(dq_file: pl.DataFrame) -> dict[str, Any]:
+    """The snapshot written beside the report: per file path, its status and counts."""
+    files = {}
+    for row in dq_file.sort("path").iter_rows(named=True):
+        files[row["path"]] = {k: row[k] for k in SNAPSHOT_FIELDS if k != "path"}
+    return {"generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "files": files}
+
+
+def diff_snapshots(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list]:
+    """New, removed and changed files between two snapshots (keyed by path)."""
+    if before is None:
+        return {"new": [], "removed": [], "changed": [], "first_run": True}
+    old, new = before.get("files", {}), after["files"]
+    added = sorted(p for p in new if p not in old)
+    removed = sorted(p for p in old if p not in new or (
+        new[p]["status"] == "removed" and old[p]["status"] != "removed"))
+    changed = []
+    for p in sorted(set(old) & set(new)):
+        if p in removed:
+            continue
+        diffs = {k: (old[p].get(k), new[p].get(k)) for k in (*COUNT_FIELDS, "status", "sha256")
+                 if old[p].get(k) != new[p].get(k)}
+        if diffs:
+            changed.append({"path": p, "changes": diffs})
+    return {"new": added, "removed": removed, "changed": changed, "first_run": False}
+
+
+def _files_section(dq_file: pl.DataFrame) -> str:
+    rows = []
+    order = {"rejected": 0, "removed": 1, "duplicate": 2, "loaded": 3}
+    df = dq_file.with_columns(
+        pl.col("status").replace_strict(order, default=9, return_dtype=pl.Int32).alias("_o")
+    ).sort("_o", "path")
+    for r in df.iter_rows(named=True):
+        st = r["status"]
+        rows.append(
+            f"<tr><td>{_e(r['path'])}</td><td>{_e(SOURCE_ZH.get(r['source'], r['source']))}"
+            f"<br><span class=en>{_e(r['source'])}</span></td>"
+            f"<td class='st-{_e(st)}'>{_e(STATUS_ZH.get(st, st))}<br><span class=en>{_e(st)}</span></td>"
+            f"<td class=n>{_n(r['rows_read'])}</td><td class=n>{_n(r['rows_loaded'])}</td>"
+            f"<td class=n>{_n(r['rows_rejected'])}</td><td class=msg>{_e(r['message'])}</td></tr>")
+    return (
+        "<h2>一、文件清单 <span class=en>Files received</span></h2>"
+        "<table><thead><tr><th>文件 <span class=en>file</span></th><th>来源 <span class=en>source</span></th>"
+        "<th>状态 <span class=en>status</span></th><th>读取行数 <span class=en>rows read</span></th>"
+        "<th>通过行数 <span class=en>rows loaded</span></th><th>拒收行数 <span class=en>rows rejected</span></th>"
+        "<th>说明 <span class=en>message</span></th></tr></thead><tbody>"
+        + "".join(rows) + "</tbody></table>")
+
+
+def _rejected_section(rej: pl.DataFrame) -> str:
+    out = ["<h2>二、拒收行（按规则） <span class=en>Rejected rows, by rule</span></h2>",
+           "<p class=note>行号为打开文件时看到的行号（从1起，含表头）。身份证号不显示。 / Row numbers "
+           "are those seen when opening the file (1-based, header rows counted). Person IDs are "
+           "never shown.</p>"]
+    if rej.height == 0:
+        return "".join(out) + "<p>无拒收行 / no rejected rows.</p>"
+    summary = rej.group_by("rule").agg(pl.len().alias("n"), pl.col("source_row").n_unique()
+                                       .alias("rows")).sort("n", descending=True)
+    out.append("<table><thead><tr><th>规则 <span class=en>rule</span></th><th>记录数 <span class=en>"
+               "records</span></th></tr></thead><tbody>")
+    for r in summary.iter_rows(named=True):
+        zh, en = RULE_ZH.get(r["rule"], (r["rule"], r["rule"]))
+        out.append(f"<tr><td><a href='#rule-{_e(r['rule'])}'>{_e(zh)}</a> <span class=en>{_e(en)} "
+                   f"({_e(r['rule'])})</span></td><td class=n>{_n(r['n'])}</td></tr>")
+    out.append("</tbody></table>")
+    for rule in summary["rule"].to_list():
+        part = rej.filter(pl.col("rule") == rule).sort("path", "source_row", "column")
+        zh, en = RULE_ZH.get(rule, (rule, rule))
+        out.append(f"<h3 id='rule-{_e(rule)}'>{_e(zh)} <span class=en>{_e(en)} — {_e(rule)}, "
+                   f"{part.height:,} 条 / records</span></h3>")
+        by_file = part.group_by("path", "column").agg(pl.col("source_row").sort()).sort("path", "column")
+        out.append("<table><thead><tr><th>文件 <span class=en>file</span></th><th>列 <span class=en>"
+                   "column</span></th><th>需修改的行号 <span class=en>rows to fix</span></th></tr></thead><tbody>")
+        for r in by_file.iter_rows(named=True):
+            out.append(f"<tr><td>{_e(r['path'])}</td><td>{_e(r['column'])}</td>"
+                       f"<td>{', '.join(str(x) for x in r['source_row'])}</td></tr>")
+        out.append("</tbody></table><details><summary>逐行明细（含原值） <span class=en>each row with "
+                   "its value</span></summary><table><thead><tr><th>文件 <span class=en>file</span></th>"
+                   "<th>行号 <span class=en>row</span></th><th>列 <span class=en>column</span></th>"
+                   "<th>原值 <span class=en>value</span></th></tr></thead><tbody>")
+        for r in part.iter_rows(named=True):
+            out.append(f"<tr><td>{_e(r['path'])}</td><td class=n>{r['source_row']}</td>"
+                       f"<td>{_e(r['column'])}</td><td>{_e(_safe_value(r['column'], r['value']))}</td></tr>")
+        out.append("</tbody></table></details>")
+    return "".join(out)
+
+
+def _uscc_of(key: str) -> str:
+    parts = key.split("|")
+    for p in reversed(parts):
+        if len(p) == 18:
+            return p
+    return parts[-1]
+
+
+def _flags_section(flags: pl.DataFrame, names: dict[str, str]) -> str:
+    out = ["<h2>三、跨来源预警（按企业） <span class=en>Cross-source warnings, by enterprise</span></h2>",
+           "<p class=note>预警不拒收数据，请核实。 / Warnings reject nothing; please check them.</p>"]
+    if flags.height == 0:
+        return "".join(out) + "<p>无预警 / no warnings.</p>"
+    df = flags.with_columns(pl.col("key").map_elements(_uscc_of, return_dtype=pl.String).alias("uscc"))
+    counts = df.group_by("rule").len().sort("len", descending=True)
+    out.append("<table><thead><tr><th>预警规则 <span class=en>rule</span></th><th>条数 <span class=en>"
+               "flags</span></th></tr></thead><tbody>")
+    for r in counts.iter_rows(named=True):
+        zh, en = FLAG_ZH.get(r["rule"], (r["rule"], r["rule"]))
+        out.append(f"<tr><td>{_e(zh)} <span class=en>{_e(en)} ({_e(r['rule'])})</span></td>"
+                   f"<td class=n>{_n(r['len'])}</td></tr>")
+    out.append("</tbody></table>")
+    out.append("<table><thead><tr><th>统一社会信用代码 <span class=en>USCC</span></th><th>企业名称 "
+               "<span class=en>name</span></th><th>预警 <span class=en>warnings</span></th></tr></thead><tbody>")
+    per = df.sort("uscc", "source", "key", "rule").group_by("uscc", maintain_order=True).agg(
+        pl.struct("source", "key", "rule", "detail").alias("items"))
+    per = per.with_columns(pl.col("items").list.len().alias("n")).sort(["n", "uscc"],
+                                                                      descending=[True, False])
+    for r in per.iter_rows(named=True):
+        items = "".join(
+            f"<li>{_e(FLAG_ZH.get(i['rule'], (i['rule'],))[0])} <span class=en>({_e(i['rule'])}, "
+            f"{_e(i['source'])} {_e(i['key'])})</span>: {_e(i['detail'])}</li>" for i in r["items"])
+        out.append(f"<tr><td>{_e(r['uscc'])}</td><td>{_e(names.get(r['uscc'], ''))}</td>"
+                   f"<td><ul>{items}</ul></td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _changes_section(diff: dict[str, list], previous_at: str | None) -> str:
+    out = ["<h2>四、与上次刷新相比的变化 <span class=en>What changed since the last refresh</span></h2>"]
+    if diff.get("first_run"):
+        return "".join(out) + ("<p>没有上次的快照，这是第一份报告。 / No previous snapshot: this is the "
+                               "first report.</p>")
+    out.append(f"<p class=note>上次快照 / previous snapshot: {_e(previous_at)}</p>")
+    if not (diff["new"] or diff["removed"] or diff["changed"]):
+        return "".join(out) + "<p>文件与计数均无变化。 / No file or count changed.</p>"
+    out.append("<table><thead><tr><th>变化 <span class=en>change</span></th><th>文件 <span class=en>file"
+               "</span></th><th>详情 <span class=en>detail</span></th></tr></thead><tbody>")
+    for p in diff["new"]:
+        out.append(f"<tr><td>新增文件 <span class=en>new file</span></td><td>{_e(p)}</td><td></td></tr>")
+    for p in diff["removed"]:
+        out.append(f"<tr><td>移除文件 <span class=en>removed file</span></td><td>{_e(p)}</td><td></td></tr>")
+    for c in diff["changed"]:
+        detail = "; ".join(f"{_e(k)}: {_e(a)} → {_e(b)}" for k, (a, b) in c["changes"].items())
+        out.append(f"<tr><td>计数或状态变化 <span class=en>changed</span></td><td>{_e(c['path'])}</td>"
+                   f"<td>{detail}</td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def write_quality_report(url: str, out: Path, previous: Path | None = None) -> Path:
+    """Write the data-quality report to ``out`` (HTML) and ``quality_snapshot.json`` beside it.
+
+    ``previous`` is the snapshot to compare with; by default the ``quality_snapshot.json``
+    already beside ``out`` (written by the previous run), if any. Returns ``out``.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    snap_path = out.parent / SNAPSHOT_NAME
+    prev_path = Path(previous) if previous is not None else snap_path
+    before = json.loads(prev_path.read_text(encoding="utf-8")) if prev_path.is_file() else None
+
+    dq_file = read_table(url, "dq_file")
+    rej = read_table(url, "dq_rejected_row")
+    flags = read_table(url, "dq_flag")
+    ent = read_table(url, "fact_enterprise_year").sort("year").select("uscc", "name")
+    names = dict(ent.unique("uscc", keep="last").iter_rows())
+
+    snapshot = file_snapshot(dq_file)
+    diff = diff_snapshots(before, snapshot)
+    status = dict(dq_file.group_by("status").len().iter_rows())
+    cards = "".join(
+        f"<div class=card>{zh} <span class=en>{en}</span><b>{v:,}</b></div>" for zh, en, v in [
+            ("文件", "files", dq_file.height), ("已加载", "loaded", status.get("loaded", 0)),
+            ("已拒收", "rejected", status.get("rejected", 0)),
+            ("重复", "duplicate", status.get("duplicate", 0)),
+            ("拒收行记录", "rejected-row records", rej.height), ("预警", "warnings", flags.height)])
+    mtime = dq_file["mtime"].max() if dq_file.height else None
+    page = (
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>数据质量报告 / Data quality report</title>"
+        f"<style>{CSS}</style></head><body><header><h1>数据质量报告 <span class=en style='color:#f3d9d9'>"
+        "Data quality report</span></h1>"
+        f"<p>生成时间 / generated {_e(snapshot['generated_at'])} · 最新文件时间 / latest file "
+        f"{_e(mtime)}</p></header><main><div class=cards>{cards}</div>"
+        + _changes_section(diff, before.get("generated_at") if before else None)
+        + _files_section(dq_file) + _rejected_section(rej) + _flags_section(flags, names)
+        + "</main></body></html>")
+    out.write_text(page, encoding="utf-8")
+    snap_path.write_text(json.dumps(snapshot, ensure_ascii=False, indent=1, default=str),
+                         encoding="utf-8")
+    return out

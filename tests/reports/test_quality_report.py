@@ -1,0 +1,83 @@
+"""The data-quality report, checked against the dq_* tables read independently."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+
+import polars as pl
+
+from pipelines.reports.quality_report import SNAPSHOT_NAME, _safe_value, write_quality_report
+from pipelines.warehouse import read_table
+
+
+def test_report_lists_files_rejected_rows_and_flags(county_url, tmp_path):
+    out = write_quality_report(county_url, tmp_path / "quality.html")
+    page = out.read_text(encoding="utf-8")
+    dq_file = read_table(county_url, "dq_file")
+    for r in dq_file.iter_rows(named=True):
+        assert html.escape(r["path"]) in page, r["path"]
+    # the file rows: path, then counts as read from dq_file
+    loaded = dq_file.filter(pl.col("status") == "loaded").sort("rows_rejected", descending=True).row(0, named=True)
+    row = re.search(re.escape(html.escape(loaded["path"])) + r"</td>.*?</tr>", page).group(0)
+    assert f"{loaded['rows_read']:,}" in row and f"{loaded['rows_rejected']:,}" in row
+    assert "已拒收" in page and "rejected" in page
+    # rejected rows grouped by rule: each rule's section carries its rows and values
+    rej = read_table(county_url, "dq_rejected_row")
+    by_rule = rej.group_by("rule").len()
+    for rule, n in by_rule.iter_rows():
+        assert f"id='rule-{rule}'" in page
+        assert f"{n:,} 条" in page
+    sample = rej.filter((pl.col("rule") == "value_invalid") & (pl.col("value") != "")).row(0, named=True)
+    section = page.split("id='rule-value_invalid'")[1].split("<h3")[0]
+    assert f"<td class=n>{sample['source_row']}</td><td>{html.escape(sample['column'])}</td>" \
+           f"<td>{html.escape(sample['value'])}</td>" in section
+    # flags per enterprise: the most-flagged enterprise is listed with each of its rules
+    flags = read_table(county_url, "dq_flag").with_columns(
+        pl.col("key").str.split("|").list.last().alias("uscc"))
+    top = flags.group_by("uscc").len().sort(["len", "uscc"], descending=[True, False]).row(0)
+    assert f"<tr><td>{top[0]}</td>" in page
+    # offline and self-contained
+    assert not re.search(r"""(src|href)=["']?https?://""", page)
+    assert "<script" not in page
+
+
+def test_person_id_values_are_never_printed():
+    fake = "14082319800101123X"
+    assert _safe_value("person_id", fake) == "（不显示 / withheld）"
+    assert _safe_value("period;person_id;employer_uscc", f"2024-01;{fake};911408232JEQUAKXXU") == \
+        "2024-01;***;911408232JEQUAKXXU"
+    assert fake not in _safe_value("person_id;x", f"{fake}")
+
+
+def test_what_changed_since_the_last_refresh(county_url, tmp_path):
+    first = write_quality_report(county_url, tmp_path / "a" / "quality.html")
+    page = first.read_text(encoding="utf-8")
+    assert "这是第一份报告" in page
+    snap = json.loads((tmp_path / "a" / SNAPSHOT_NAME).read_text(encoding="utf-8"))
+    dq_file = read_table(county_url, "dq_file").sort("path")
+    assert set(snap["files"]) == set(dq_file["path"])
+    # a previous snapshot that lacked one file, had one more, and other counts for a third
+    paths = dq_file.filter(pl.col("status") == "loaded")["path"].to_list()
+    gone, changed = paths[0], paths[1]
+    prev = json.loads(json.dumps(snap))
+    del prev["files"][gone]
+    prev["files"]["tax/2021/税收明细_旧.csv"] = dict(snap["files"][changed])
+    prev["files"][changed]["rows_rejected"] = snap["files"][changed]["rows_rejected"] + 5
+    prev_path = tmp_path / "prev.json"
+    prev_path.write_text(json.dumps(prev, ensure_ascii=False), encoding="utf-8")
+    shutil.copy(prev_path, tmp_path / "a" / SNAPSHOT_NAME)  # also the default "previous"
+    for page in (write_quality_report(county_url, tmp_path / "b" / "q.html", previous=prev_path),
+                 write_quality_report(county_url, tmp_path / "a" / "quality.html")):
+        text = page.read_text(encoding="utf-8")
+        section = text.split("What changed since the last refresh")[1].split("<h2>")[0]
+        assert f"新增文件 <span class=en>new file</span></td><td>{html.escape(gone)}</td>" in section
+        assert "移除文件 <span class=en>removed file</span></td><td>tax/2021/税收明细_旧.csv</td>" in section
+        n = snap["files"][changed]["rows_rejected"]
+        assert f"<td>{html.escape(changed)}</td><td>rows_rejected: {n + 5} → {n}</td>" in section
+        assert section.count("<tr>") == 4  # header + three changes
+    # the second run wrote a fresh snapshot: a third run sees no change
+    again = write_quality_report(county_url, tmp_path / "a" / "quality.html").read_text(encoding="utf-8")
+    assert "文件与计数均无变化" in again

@@ -15,6 +15,23 @@ except ImportError:  # tests/ is not a package: conftest's folder is on sys.path
     from postgres_server import PostgresServer, PostgresUnavailable, wait_ready
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_outputs(tmp_path_factory) -> Iterator[None]:
+    """Reports go to a per-session folder (xdist workers never share one), and the slow GX
+    suite runs only in the tests that turn it on (TOWNSTAT_GX=on)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("TOWNSTAT_REPORTS_DIR", "TOWNSTAT_GX")}
+    os.environ["TOWNSTAT_REPORTS_DIR"] = str(tmp_path_factory.mktemp("reports"))
+    os.environ["TOWNSTAT_GX"] = "off"
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A running PostgreSQL server; FAILS (never skips) when it cannot be started."""

@@ -6,6 +6,7 @@ real PostgreSQL server.
 """
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -34,8 +35,18 @@ def published(request, county_demo, tmp_path_factory) -> tuple[str, Path]:
     else:
         server = request.getfixturevalue("postgres_server")
         url = server.create_database(f"e2e_{uuid.uuid4().hex[:12]}")
-    outcome = run_refresh(raw, url, cache_dir=str(tmp_path_factory.mktemp("cache")))
-    assert outcome.published, outcome.summary_text()
+    # the whole pipeline, the GX suite and the reports included
+    reports = tmp_path_factory.mktemp("reports")
+    os.environ["TOWNSTAT_GX"] = "on"
+    try:
+        outcome = run_refresh(raw, url, cache_dir=str(tmp_path_factory.mktemp("cache")),
+                              reports_dir=str(reports))
+    finally:
+        os.environ["TOWNSTAT_GX"] = "off"
+    assert outcome.published and not outcome.failed_steps, outcome.summary_text()
+    assert not outcome.failed_checks, outcome.failed_checks
+    for name in ("quality.html", "dashboard.html", "evaluation_2024.xlsx", "data_docs/index.html"):
+        assert (reports / name).exists(), name
     return url, truth
 
 

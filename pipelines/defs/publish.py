@@ -44,6 +44,7 @@ def warehouse_frames(refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundl
             "pub": AssetIn(key=AssetKey(["pub", "town_year"])),
             "dq": AssetIn(key=AssetKey(["dq", "files"])),
             "flags": AssetIn(key=AssetKey(["dq", "flags"]))},
+       deps=[AssetKey(["dq", "expectations"])],
        description="发布到数据仓库（原子替换）/ publish every table atomically to the warehouse")
 def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, refs: FrameBundle,
                         enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle, registry: FrameBundle,

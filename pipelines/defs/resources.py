@@ -32,3 +32,18 @@ class Warehouse(ConfigurableResource):
 
     url: str = Field(default_factory=lambda: os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
                      description="SQLAlchemy URL (WAREHOUSE_URL)")
+
+
+class Reports(ConfigurableResource):
+    """Where the reports people read are written, and whether the GX suite runs."""
+
+    path: str = Field(default_factory=lambda: os.environ.get("TOWNSTAT_REPORTS_DIR", "warehouse/reports"),
+                      description="reports folder (TOWNSTAT_REPORTS_DIR)")
+    expectations: bool = Field(
+        default_factory=lambda: os.environ.get("TOWNSTAT_GX", "on").lower() not in ("0", "off", "false"),
+        description="run the Great Expectations suite before publishing (TOWNSTAT_GX=off skips it)",
+    )
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)

@@ -1,0 +1,98 @@
+"""Great Expectations before publication (blocking), and the reports people read after it."""
+
+import tempfile
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from pipelines.defs.io import FrameBundle
+from pipelines.defs.resources import Reports, Warehouse
+
+GX_KEY = AssetKey(["dq", "expectations"])
+
+# The tables the suite reads; the large monthly facts are not among them.
+SUITE_TABLES = ("dim_town", "dim_specialty_town", "fact_enterprise_year", "ind_town_year",
+                "ind_specialty_town_year", "eval_criterion", "eval_specialty_town", "pub_town_year",
+                "dq_file", "dq_rejected_row", "dq_flag")
+
+
+@asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
+       ins={"refs": AssetIn(key=AssetKey(["ingest", "references"])),
+            "enterprise": AssetIn(key=AssetKey(["ingest", "enterprise"])),
+            "ind_town": AssetIn(key=AssetKey(["ind", "town_year"])),
+            "ind_specialty": AssetIn(key=AssetKey(["ind", "specialty_town_year"])),
+            "evaluation": AssetIn(key=AssetKey(["eval", "specialty_town"])),
+            "pub": AssetIn(key=AssetKey(["pub", "town_year"])),
+            "dq": AssetIn(key=AssetKey(["dq", "files"])),
+            "flags": AssetIn(key=AssetKey(["dq", "flags"]))},
+       check_specs=[AssetCheckSpec("critical_expectations", asset=GX_KEY, blocking=True,
+                                   description="every critical GX expectation holds on the tables "
+                                               "about to be published")],
+       description="Great Expectations 套件：发布前在暂存库上校验 / the GX suite, run on a staging "
+                   "copy of the tables before they are published")
+def dq_expectations(context: AssetExecutionContext, reports: Reports, refs: FrameBundle,
+                    enterprise: FrameBundle, ind_town: pl.DataFrame, ind_specialty: pl.DataFrame,
+                    evaluation: FrameBundle, pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame):
+    from pipelines.warehouse.publish import publish
+
+    if not reports.expectations:
+        yield Output({"skipped": True}, metadata={"status": "skipped (TOWNSTAT_GX=off)"})
+        yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY, passed=True,
+                               metadata={"status": "skipped"})
+        return
+    from pipelines.quality.expectations import validate_warehouse
+
+    frames = {
+        "dim_town": refs["dim_town"], "dim_specialty_town": refs["dim_specialty_town"],
+        "fact_enterprise_year": enterprise["fact"], "ind_town_year": ind_town,
+        "ind_specialty_town_year": ind_specialty, "eval_criterion": evaluation["eval_criterion"],
+        "eval_specialty_town": evaluation["eval_specialty_town"], "pub_town_year": pub,
+        "dq_file": dq["dq_file"], "dq_rejected_row": dq["dq_rejected_row"], "dq_flag": flags,
+    }
+    docs = reports.root / "data_docs"
+    with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
+        staging = f"sqlite:///{tmp}/staging.sqlite"
+        publish(staging, frames)
+        result = validate_warehouse(staging, docs)
+    yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
+        "expectations": len(result.results),
+        "critical_failed": MetadataValue.json(result.critical_failed),
+        "warnings": MetadataValue.json(result.warnings),
+        "data_docs": MetadataValue.path(str(result.docs_index.resolve())),
+    })
+    yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY,
+                           passed=not result.critical_failed, severity=AssetCheckSeverity.ERROR,
+                           metadata={"failed": MetadataValue.json(result.critical_failed)})
+
+
+@asset(key=["reports", "bureau"], group_name="reports", kinds={"html", "excel"},
+       deps=[AssetKey(["warehouse", "published"])],
+       description="数据质量报告、评价工作簿与图表 / the quality report, the evaluation workbook "
+                   "and the dashboard, from the published warehouse")
+def bureau_reports(context: AssetExecutionContext, warehouse: Warehouse, reports: Reports) -> Output[dict]:
+    from pipelines.reports.dashboard import write_dashboard
+    from pipelines.reports.quality_report import write_quality_report
+    from pipelines.reports.workbook import write_evaluation_workbook
+    from pipelines.warehouse.publish import read_table
+
+    root = reports.root
+    root.mkdir(parents=True, exist_ok=True)
+    written = {"quality_report": write_quality_report(warehouse.url, root / "quality.html"),
+               "dashboard": write_dashboard(warehouse.url, root / "dashboard.html")}
+    years = read_table(warehouse.url, "eval_specialty_town")["year"].unique().sort()
+    if len(years):
+        year = int(years[-1])
+        written["workbook"] = write_evaluation_workbook(warehouse.url, year,
+                                                        root / f"evaluation_{year}.xlsx")
+    return Output({k: str(v) for k, v in written.items()},
+                  metadata={k: MetadataValue.path(str(v.resolve())) for k, v in written.items()})

@@ -49,6 +49,55 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _url(args: argparse.Namespace) -> str:
+    return args.warehouse or os.environ.get("WAREHOUSE_URL", "sqlite:///warehouse/warehouse.sqlite")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipelines.evaluation.terminal import evaluation_years, render_evaluation
+
+    url = _url(args)
+    _print(render_evaluation(url, args.year, args.criteria))
+    return 0 if args.year in evaluation_years(url) else 1
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from pipelines.lineage.explain import LineageError, explain, render_explanation
+
+    if bool(args.town) == bool(args.specialty_town):
+        print("错误：请给出 --town 或 --specialty-town 之一 / error: give exactly one of --town or "
+              "--specialty-town", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        e = explain(_url(args), args.indicator, args.year, town=args.town,
+                    specialty_town=args.specialty_town, raw_dir=args.raw)
+    except LineageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    _print(render_explanation(e, limit=args.limit))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.reports.workbook import write_evaluation_workbook
+
+    out = write_evaluation_workbook(_url(args), args.year, Path(args.out))
+    _print(f"评价工作簿已写入 / evaluation workbook written: {out}")
+    return 0
+
+
+def cmd_quality_report(args: argparse.Namespace) -> int:
+    from pipelines.reports.dashboard import write_dashboard
+    from pipelines.reports.quality_report import write_quality_report
+
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    q = write_quality_report(_url(args), folder / "quality.html")
+    d = write_dashboard(_url(args), folder / "dashboard.html")
+    _print(f"数据质量报告 quality report: {q}\n图表 dashboard: {d}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.refresh import warehouse_status
 
@@ -102,6 +151,44 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="raw", metavar="DIR", help="输出文件夹 output folder (default ./raw)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo_data)
+
+    ev = sub.add_parser("evaluate", help="在终端打印专业镇评价 / print the specialty-town evaluation",
+                        description="按认定标准打印某年度的专业镇评价（中文在前），供县领导小组办公室阅读。 / "
+                                    "Print one year's evaluation against each criteria set.")
+    ev.add_argument("--year", type=int, required=True, help="统计年度 statistical year")
+    ev.add_argument("--criteria", metavar="SET", help="认定标准 criteria set (default: all), e.g. "
+                                                      "municipal_yuncheng")
+    ev.add_argument("--warehouse", metavar="URL")
+    ev.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("explain", help="一个数字的来源行 / the rows behind one indicator value",
+                        description="列出某个指标数值背后的原始行（文件、行号、数值）及其合计；只读事实表，不显示身份证号。"
+                                    " / List the source rows (file, row, value) behind one indicator value "
+                                    "and their sum. For staff: reads the fact tables, never shows a person ID.")
+    ex.add_argument("--indicator", required=True, help="指标名 indicator, e.g. output_value, tax_total")
+    ex.add_argument("--year", type=int, required=True)
+    ex.add_argument("--town", help="乡镇代码或名称 town code or name")
+    ex.add_argument("--specialty-town", dest="specialty_town", help="专业镇编号 specialty-town id")
+    ex.add_argument("--limit", type=int, default=50, help="最多显示行数 rows shown (the sum covers all)")
+    ex.add_argument("--raw", metavar="DIR", help="原始区 raw area (for the leading-enterprise list)")
+    ex.add_argument("--warehouse", metavar="URL")
+    ex.set_defaults(func=cmd_explain)
+
+    rp = sub.add_parser("report", help="评价工作簿 (xlsx) / the evaluation workbook",
+                        description="写出评价工作簿：每个认定标准一页，另有乡镇指标（公开版）和专业镇指标。 / "
+                                    "Write the evaluation workbook: one sheet per criteria set, town and "
+                                    "specialty-town indicators.")
+    rp.add_argument("--year", type=int, required=True)
+    rp.add_argument("--out", required=True, metavar="FILE.xlsx")
+    rp.add_argument("--warehouse", metavar="URL")
+    rp.set_defaults(func=cmd_report)
+
+    qr = sub.add_parser("quality-report", help="数据质量报告和图表 (HTML) / quality report and dashboard",
+                        description="写出数据质量报告（每个文件的状态、按规则分组的拒收行、预警）和指标图表。 / "
+                                    "Write the data-quality report and the dashboard as offline HTML.")
+    qr.add_argument("--out", default="warehouse/reports", metavar="DIR")
+    qr.add_argument("--warehouse", metavar="URL")
+    qr.set_defaults(func=cmd_quality_report)
 
     s = sub.add_parser("status", help="数据仓库状态 / what the warehouse holds now")
     s.add_argument("--warehouse", metavar="URL")

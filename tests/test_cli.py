@@ -53,3 +53,20 @@ def test_published_0_then_blocked_1_keeps_the_previous_state(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert "NOT published" in out and "ind/town_year:key_unique" in out
     assert read_table(url, "fact_enterprise_year")["output_value"].to_list() == [100.0]
+
+
+def test_explain_and_evaluate_commands(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    monkeypatch.setenv("TOWNSTAT_CACHE_DIR", str(tmp_path / "cache"))
+    raw = _raw(tmp_path / "a", 12345)
+    assert cli.main(["refresh", "--raw", str(raw), "--warehouse", url, "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["explain", "--indicator", "output_value", "--year", "2024", "--town", TONGCHENG,
+                     "--warehouse", url]) == 0
+    out = capsys.readouterr().out
+    assert "enterprise/2024.csv" in out and "12,345.00" in out and "equal" in out
+    assert cli.main(["explain", "--indicator", "no_such", "--year", "2024", "--town", TONGCHENG,
+                     "--warehouse", url]) == 2
+    # no specialty towns in this raw area: no evaluation for 2024, said plainly, exit 1
+    assert cli.main(["evaluate", "--year", "2024", "--warehouse", url]) == 1
+    assert "2024" in capsys.readouterr().out

@@ -49,9 +49,12 @@ class ParsedTable:
 
 def decode_csv_bytes(data: bytes) -> tuple[bytes, str]:
     """UTF-8 bytes of a CSV and the encoding detected: UTF-8 (BOM or not), else GB18030."""
-    if b"\x00" in data[:65536]:
+    head = data[:65536]
+    if head.count(b"\x00") > max(8, len(head) // 100):  # UTF-16, a database file, an image...
         raise FileRejected("文件不是文本表格（含二进制内容）",
                            "the file is not a text table (binary content)")
+    # a stray NUL in a cell would break the database text types: drop it, keep the row
+    data = data.replace(b"\x00", b"")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         encoding = "utf-8-sig"

@@ -31,6 +31,8 @@ from dagster import (
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
+    in_process_executor,
+    multiprocess_executor,
     sensor,
 )
 
@@ -50,10 +52,22 @@ DIGEST_TAG = "townstat/raw_digest"  # the full state digest a run was started fo
 REFRESH_TAG = "townstat/refresh"  # on every run of `refresh`: the run queue allows one at a time
 HASH_CACHE_FILE = "raw_hashes.json"
 
+
+
+def _executor():
+    """`TOWNSTAT_EXECUTOR`: `multiprocess` (default: each step in its own process, sources
+    ingested in parallel) or `in_process` (one process: less start-up per step, for small
+    machines and the end-to-end test)."""
+    if os.environ.get("TOWNSTAT_EXECUTOR", "multiprocess") == "in_process":
+        return in_process_executor
+    return multiprocess_executor
+
+
 refresh_job = define_asset_job(
     "refresh", selection=AssetSelection.all(),
     description="整个仓库的刷新 / refresh the whole warehouse",
     run_tags={REFRESH_TAG: "warehouse"},
+    executor_def=_executor(),
 )
 
 

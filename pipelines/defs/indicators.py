@@ -30,7 +30,8 @@ SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
        check_specs=[
            AssetCheckSpec("key_unique", asset=TOWN_KEY, blocking=True),
            AssetCheckSpec("counts_consistent", asset=TOWN_KEY, blocking=True,
-                          description="town sums equal the fact totals; local ≤ insured; counts ≥ 0"),
+                          description="town sums equal county totals and the fact totals; "
+                                      "local ≤ insured; counts ≥ 0"),
        ],
        description="乡镇年度指标 / town indicators by year (ind_town_year)")
 def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
@@ -48,6 +49,14 @@ def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: 
     problems = []
     if int(ind["enterprises"].sum()) != expected_enterprises:
         problems.append(f"enterprises {int(ind['enterprises'].sum())} != {expected_enterprises}")
+    # town sums equal county sums: every enterprise row lands in exactly one town of its county
+    by_county = ind.group_by("county_code", "year").agg(pl.col("output_value").sum().alias("towns"))
+    facts = (ent.join(refs["dim_town"].select("town_code", "county_code"), on="town_code")
+             .group_by("county_code", "year").agg(pl.col("output_value").sum().alias("facts")))
+    mismatch = by_county.join(facts, on=["county_code", "year"], how="full", coalesce=True).filter(
+        (pl.col("towns").fill_null(0) - pl.col("facts").fill_null(0)).abs() > 0.01)
+    if mismatch.height:
+        problems.append(f"output_value: town sums differ from county totals in {mismatch.height} county-years")
     if ind.filter(pl.col("local_insured_persons") > pl.col("insured_persons")).height:
         problems.append("local_insured_persons > insured_persons")
     counts = ["enterprises", "above_scale_enterprises", "insured_persons", "market_entities"]
@@ -59,7 +68,7 @@ def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: 
 
 @asset(key=SPECIALTY_KEY, group_name="indicators", kinds={"polars"}, ins={**FACT_INS, **REFS_IN},
        check_specs=[AssetCheckSpec("key_and_shares", asset=SPECIALTY_KEY, blocking=True,
-                                   description="key unique; leading ≤ members; market share ≥ 0")],
+                                   description="key unique; leading ≤ members; market share between 0 and 1")],
        description="专业镇年度指标 / specialty-town indicators by year (ind_specialty_town_year)")
 def ind_specialty_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
                             registry: FrameBundle, refs: FrameBundle):
@@ -72,7 +81,7 @@ def ind_specialty_town_year(context: AssetExecutionContext, enterprise: FrameBun
         problems.append("duplicate key")
     if ind.filter(pl.col("leading_enterprises") > pl.col("member_enterprises")).height:
         problems.append("leading > members")
-    if ind.filter(pl.col("market_share") < 0).height:
-        problems.append("negative market share")
+    if ind.filter((pl.col("market_share") < 0) | (pl.col("market_share") > 1)).height:
+        problems.append("market share outside [0, 1]")
     yield AssetCheckResult(check_name="key_and_shares", asset_key=SPECIALTY_KEY, passed=not problems,
                            severity=AssetCheckSeverity.ERROR, metadata={"problems": "; ".join(problems) or "none"})

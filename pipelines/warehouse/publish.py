@@ -45,7 +45,7 @@ from .tables import (
     table_names,
 )
 
-__all__ = ["PublishError", "prepare_frame", "publish", "read_table", "table_names"]
+__all__ = ["PublishError", "prepare_frame", "publish", "read_table", "replace_year", "table_names"]
 
 log = logging.getLogger(__name__)
 
@@ -293,8 +293,36 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict
     return counts
 
 
-def read_table(url: str, name: str) -> pl.DataFrame:
-    """A warehouse table as a frame with the declared Polars dtypes, ordered by its key."""
+def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int) -> dict[str, int]:
+    """Replace one year's rows of each table in `frames`, in one transaction.
+
+    For recomputing or backfilling a single year of the indicator, evaluation and
+    published tables: the rows of other years are left as they are.
+    """
+    prepared = {name: prepare_frame(name, df) for name, df in frames.items()}
+    for name, df in prepared.items():
+        if df.height and set(df["year"].unique().to_list()) != {year}:
+            raise PublishError(f"{name}: rows of other years than {year} given to replace_year")
+    engine = make_engine(warehouse_url(url))
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                for name, df in prepared.items():
+                    conn.execute(TABLES[name].delete().where(TABLES[name].c.year == year))
+                    if df.height:
+                        conn.execute(TABLES[name].insert(), df.to_dicts())
+    finally:
+        engine.dispose()
+    return {name: df.height for name, df in prepared.items()}
+
+
+def read_table(url: str, name: str, where: str | None = None,
+               params: Mapping[str, object] | None = None) -> pl.DataFrame:
+    """A warehouse table as a frame with the declared Polars dtypes, ordered by its key.
+
+    `where` is an SQL condition with bound parameters, e.g. `"year >= :y"`, `{"y": 2023}`.
+    """
     if name not in TABLES:
         raise KeyError(f"unknown warehouse table {name!r}")
     schema = polars_schema(name)
@@ -304,7 +332,9 @@ def read_table(url: str, name: str) -> pl.DataFrame:
         with engine.connect() as conn:
             cols = ", ".join(_q(conn, c) for c in schema)
             keys = ", ".join(_q(conn, c) for c in spec.key)
-            rows = conn.exec_driver_sql(f"SELECT {cols} FROM {_q(conn, name)} ORDER BY {keys}").all()
+            condition = f" WHERE {where}" if where else ""
+            rows = conn.execute(text(f"SELECT {cols} FROM {_q(conn, name)}{condition} ORDER BY {keys}"),
+                                dict(params or {})).all()
             pg = conn.dialect.name == "postgresql"
     finally:
         engine.dispose()

@@ -141,9 +141,9 @@ def _drop_leftovers(conn: Connection) -> None:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, name + suffix)}")
 
 
-def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame) -> None:
+def _sqlite_rows(name: str, df: pl.DataFrame) -> pl.DataFrame:
+    """Sorted by key (the key b-tree then fills in order) with dates as SQLAlchemy's text."""
     spec = SPEC_BY_NAME[name]
-    # Sorted by key: the primary-key b-tree is then filled in order (much faster).
     df = df.sort(spec.key)
     conv = []
     for col, dtype in df.schema.items():
@@ -152,15 +152,20 @@ def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame) -> None:
         elif isinstance(dtype, pl.Datetime):
             # SQLAlchemy's SQLite DATETIME storage format (UTC, naive).
             conv.append(pl.col(col).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
-    if conv:
-        df = df.with_columns(conv)
+    return df.with_columns(conv) if conv else df
+
+
+def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame) -> None:
+    df = _sqlite_rows(name, df)
     cols = ", ".join(_q(conn, c) for c in df.columns)
     marks = ", ".join("?" for _ in df.columns)
     sql = f"INSERT INTO {_q(conn, name + NEW)} ({cols}) VALUES ({marks})"
     cur = conn.connection.driver_connection.cursor()
     try:
         for off in range(0, df.height, BATCH_ROWS):
-            cur.executemany(sql, df.slice(off, BATCH_ROWS).iter_rows())
+            batch = df.slice(off, BATCH_ROWS)
+            # column lists zipped into tuples: cheaper than Polars' row iterator
+            cur.executemany(sql, zip(*(s.to_list() for s in batch.iter_columns()), strict=True))
             log.info("%s: loaded %d/%d rows", name, min(off + BATCH_ROWS, df.height), df.height)
     finally:
         cur.close()

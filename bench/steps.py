@@ -1,0 +1,203 @@
+"""One measured step, run in its own process by bench/run.py (so its peak RSS is its own).
+
+    python bench/steps.py floor     --raw DIR --result FILE
+    python bench/steps.py ingest    --raw DIR --result FILE --source tax
+    python bench/steps.py refresh   --raw DIR --result FILE --work DIR --url URL [--incremental]
+    python bench/steps.py reference --raw DIR --result FILE --work DIR [--truth DIR]
+
+Each writes a JSON result file; bench/run.py adds the peak RSS it measured with wait4().
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DATA_SOURCES = ("enterprise", "tax", "employment", "registry")
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def data_files(raw: Path):
+    from pipelines.ingest.inventory import scan_raw_area
+
+    return [f for f in scan_raw_area(raw) if f.source in DATA_SOURCES]
+
+
+# ---------------------------------------------------------------------------- floor
+
+def floor(raw: Path) -> dict:
+    """Read, decode and parse (all text, no validation) every CSV and xlsx of each source."""
+    import io
+
+    import fastexcel
+    import polars as pl
+
+    per: dict[str, dict] = {s: {"files": 0, "bytes": 0, "rows": 0, "seconds": 0.0} for s in DATA_SOURCES}
+    for f in data_files(raw):
+        suffix = f.path.suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            continue
+        t = time.perf_counter()
+        try:
+            if suffix == ".csv":
+                data = f.path.read_bytes()
+                if data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError:
+                    data = data.decode("gb18030").encode("utf-8")
+                frame = pl.read_csv(io.BytesIO(data), has_header=False, infer_schema=False,
+                                    truncate_ragged_lines=True)
+            else:
+                frame = fastexcel.read_excel(f.path).load_sheet(0, header_row=None,
+                                                                dtypes="string").to_polars()
+        except Exception:  # not a table: the pipeline rejects it too; its bytes still count
+            frame = None
+        p = per[f.source]
+        p["seconds"] += time.perf_counter() - t
+        p["files"] += 1
+        p["bytes"] += f.bytes
+        p["rows"] += frame.height if frame is not None else 0
+    for s, p in per.items():
+        say(f"  floor {s}: {p['files']} files, {p['bytes'] / 1e6:.1f} MB, {p['rows']:,} rows "
+            f"in {p['seconds']:.2f}s")
+    total = {k: sum(p[k] for p in per.values()) for k in ("files", "bytes", "rows", "seconds")}
+    return {"sources": per, "total": total, "seconds": total["seconds"]}
+
+
+# ---------------------------------------------------------------------------- ingest
+
+def ingest(raw: Path, source: str) -> dict:
+    """Validate every file of one source with an empty cache (the pipeline's ingest stage)."""
+    from pipelines.ingest.inventory import scan_raw_area
+    from pipelines.ingest.pseudonymise import pii_key
+    from pipelines.ingest.references import read_references, reference_context
+    from pipelines.ingest.sources import IngestCache, cache_fingerprint, ingest_source
+
+    t0 = time.perf_counter()
+    files = scan_raw_area(raw)
+    t_scan = time.perf_counter() - t0
+    refs = read_references([f for f in files if f.source == "reference"])
+    ctx = reference_context(refs.towns)
+    key = pii_key()
+    with tempfile.TemporaryDirectory(prefix="townstat-bench-cache-") as cache_dir:
+        cache = IngestCache(Path(cache_dir), cache_fingerprint(ctx, key))
+        mine = [f for f in files if f.source == source]
+        t = time.perf_counter()
+        result = ingest_source(source, mine, ctx, key, cache)
+        seconds = time.perf_counter() - t
+    rows_read = sum(o.rows_read for o in result.outcomes)
+    out = {"source": source, "seconds": seconds, "scan_seconds": t_scan, "files": len(mine),
+           "bytes": sum(f.bytes for f in mine), "rows_read": rows_read,
+           "rows_loaded": sum(o.rows_loaded for o in result.outcomes), "current_rows": result.current.height}
+    say(f"  ingest {source}: {out['files']} files, {rows_read:,} rows in {seconds:.2f}s "
+        f"(scan + sha256 of the whole area {t_scan:.2f}s, not included)")
+    return out
+
+
+# ---------------------------------------------------------------------------- refresh
+
+def link_area(raw: Path, dest: Path) -> int:
+    """A copy of the raw area made of hard links (the raw area itself is never touched)."""
+    n = 0
+    for dirpath, _dirs, names in os.walk(raw):
+        for name in names:
+            src = Path(dirpath) / name
+            dst = dest / src.relative_to(raw)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:  # another filesystem: copy, keeping the mtime
+                shutil.copy2(src, dst)
+            n += 1
+    return n
+
+
+def add_tax_month(area: Path) -> Path:
+    """A new tax file: an existing CSV with one amount changed, so its sha256 differs."""
+    tax = sorted(p for p in (area / "tax").rglob("*.csv") if not p.name.startswith("."))
+    src = max(tax, key=lambda p: p.stat().st_size)
+    data = src.read_bytes()
+    lines = data.rstrip(b"\n").split(b"\n")
+    for i in range(len(lines) - 1, 0, -1):
+        m = list(re.finditer(rb"(?<![\d.])(\d+)\.(\d+)", lines[i]))
+        if m:
+            last = m[-1]
+            bumped = str(int(last.group(1)) + 1).encode()
+            lines[i] = lines[i][:last.start(1)] + bumped + lines[i][last.end(1):]
+            break
+    dst = src.with_name(src.stem + "_补报.csv")
+    dst.write_bytes(b"\n".join(lines) + b"\n")
+    return dst
+
+
+def refresh(raw: Path, work: Path, url: str, incremental: bool) -> dict:
+    """run_refresh end to end; cold: a fresh linked area and an empty cache; incremental: one
+    more tax file, the cache of the cold run."""
+    os.environ.pop("DAGSTER_HOME", None)  # an ephemeral Dagster instance, nobody else's
+    from pipelines.refresh import run_refresh
+
+    area = work / "raw"
+    if not incremental:
+        if work.exists():
+            shutil.rmtree(work)
+        n = link_area(raw, area)
+        say(f"  linked {n} files into {area}")
+        extra = None
+    else:
+        extra = add_tax_month(area)
+        say(f"  added {extra.relative_to(area)}")
+    t = time.perf_counter()
+    outcome = run_refresh(area, url, cache_dir=str(work / "cache"), staging_dir=None)
+    seconds = time.perf_counter() - t
+    say(f"  refresh ({'incremental' if incremental else 'cold'}): published={outcome.published} "
+        f"in {seconds:.1f}s")
+    return {"seconds": seconds, "published": outcome.published, "incremental": incremental,
+            "failed_checks": outcome.failed_checks, "failed_steps": outcome.failed_steps,
+            "added_file": str(extra.relative_to(area)) if extra else None}
+
+
+# ---------------------------------------------------------------------------- main
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("step", choices=["floor", "ingest", "refresh", "reference"])
+    p.add_argument("--raw", type=Path, required=True)
+    p.add_argument("--result", type=Path, required=True)
+    p.add_argument("--source", choices=DATA_SOURCES)
+    p.add_argument("--work", type=Path)
+    p.add_argument("--url")
+    p.add_argument("--incremental", action="store_true")
+    p.add_argument("--truth", type=Path)
+    a = p.parse_args()
+    if a.step == "floor":
+        res = floor(a.raw)
+    elif a.step == "ingest":
+        res = ingest(a.raw, a.source)
+    elif a.step == "refresh":
+        res = refresh(a.raw, a.work, a.url, a.incremental)
+    else:
+        from reference import run
+
+        res = run(a.raw, a.work, a.truth, progress=say)
+        shutil.rmtree(a.work / "utf8", ignore_errors=True)
+    a.result.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    main()

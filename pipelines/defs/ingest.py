@@ -1,5 +1,6 @@
 """Raw area -> validated facts: one asset per source, each with its blocking schema check."""
 
+import hashlib
 
 import polars as pl
 from dagster import (
@@ -104,15 +105,21 @@ def build_ingest_asset(source: str):
                 refs: FrameBundle):
         ctx = reference_context(refs["dim_town"])
         pii = pii_key()
-        cache = IngestCache(raw_area.cache_dir or None, cache_fingerprint(ctx, pii))
+        fingerprint = cache_fingerprint(ctx, pii)
+        cache = IngestCache(raw_area.cache_dir or None, fingerprint)
         mine = [f for f in files if f.source == source]
         result = ingest_source(source, mine, ctx, pii, cache, progress=context.log.info)
         dq_files = [file_record(o.file, o.status, o.rows_read, o.rows_loaded, o.message)
                     for o in result.outcomes]
         rejected = _concat_rejected([rejected_records(o.file, o.rejected, spec) for o in result.outcomes])
         by_rule = result.rejected_by_rule()
+        # what the fact was made from: the same files, read by the same rules, give the same rows
+        content = hashlib.sha256(fingerprint.encode())
+        for o in result.outcomes:
+            content.update(f"{o.file.file_id}:{o.status}\n".encode())
         yield Output(
-            {"fact": result.current, "dq_file": _records_frame(dq_files), "dq_rejected_row": rejected},
+            {"fact": result.current, "dq_file": _records_frame(dq_files), "dq_rejected_row": rejected,
+             "fingerprint": pl.DataFrame({"fingerprint": [content.hexdigest()]})},
             metadata={
                 "dagster/row_count": result.current.height,
                 "files": len(mine),

@@ -52,10 +52,15 @@ def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, re
                         pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame) -> Output[dict[str, int]]:
     frames = warehouse_frames(refs, enterprise, tax, employment, registry, ind_town, ind_specialty,
                               evaluation, pub, dq, flags)
-    counts = publish(warehouse.url, frames)
+    facts = {"fact_enterprise_year": enterprise, "fact_tax_month": tax, "fact_employment_month": employment,
+             "fact_market_entity": registry}
+    fingerprints = {t: b["fingerprint"]["fingerprint"][0] for t, b in facts.items() if "fingerprint" in b}
+    counts = publish(warehouse.url, frames, fingerprints=fingerprints)
+    unchanged = [t for t, n in counts.items() if n < 0]
     safe_url = warehouse.url.split("@")[-1] if "@" in warehouse.url else warehouse.url
     return Output(counts, metadata={
         "tables": MetadataValue.json(counts),
+        "unchanged_tables_kept": MetadataValue.json(unchanged),
         "warehouse": safe_url,
-        "rows": sum(counts.values()),
+        "rows": sum(n for n in counts.values() if n > 0),
     })

@@ -128,6 +128,12 @@ def _q(conn: Connection, ident: str) -> str:
     return conn.dialect.identifier_preparer.quote_identifier(ident)
 
 
+def _table_exists(conn: Connection, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(conn).has_table(name)
+
+
 def _reader_role_exists(conn: Connection) -> bool:
     return bool(
         conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": READER_ROLE}).first()
@@ -254,12 +260,38 @@ def _swap(conn: Connection, names: list[str], pg: bool) -> None:
 # -- public API ---------------------------------------------------------------------------
 
 
-def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, int]:
+#: Which content each table was last published from (only for tables given a fingerprint).
+PUBLICATION_TABLE = "townstat_publication"
+
+
+def _published_fingerprints(conn: Connection) -> dict[str, str]:
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS {PUBLICATION_TABLE} (table_name VARCHAR(64) PRIMARY KEY, "
+        "fingerprint VARCHAR(64) NOT NULL)")
+    rows = conn.exec_driver_sql(f"SELECT table_name, fingerprint FROM {PUBLICATION_TABLE}").all()
+    return {t: f for t, f in rows}
+
+
+def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], names: list[str]) -> None:
+    for name in names:
+        if name in fingerprints:
+            conn.execute(text(f"DELETE FROM {PUBLICATION_TABLE} WHERE table_name = :t"), {"t": name})
+            conn.execute(text(f"INSERT INTO {PUBLICATION_TABLE} VALUES (:t, :f)"),
+                         {"t": name, "f": fingerprints[name]})
+
+
+def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
+            fingerprints: Mapping[str, str] | None = None) -> dict[str, int]:
     """Atomically replace the warehouse tables named in `frames`; rows per table.
 
     DataFrames are checked before the database is touched. A LazyFrame (a large fact) is
     collected only when its table is loaded, so one large table at a time is in memory; if
     it does not fit its table, the transaction rolls back and the previous state stays.
+
+    `fingerprints` names the content of some tables (e.g. the files a fact was read from);
+    a table whose fingerprint equals the one it was last published with is left as it is,
+    so a nightly refresh with one new tax file does not reload 35 million enrolment rows.
+    Skipped tables are reported with count -1.
     """
     prepared: dict[str, pl.DataFrame | pl.LazyFrame] = {
         name: df if isinstance(df, pl.LazyFrame) else prepare_frame(name, df)
@@ -281,6 +313,15 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict
                 else:
                     conn.exec_driver_sql("PRAGMA cache_size = -262144")
                 _drop_leftovers(conn)
+                unchanged: list[str] = []
+                if fingerprints:
+                    existing = {n for n in names if _table_exists(conn, n)}
+                    previous = _published_fingerprints(conn)
+                    unchanged = [n for n in names if n in existing and n in fingerprints
+                                 and previous.get(n) == fingerprints[n]]
+                    for n in unchanged:
+                        counts[n] = -1
+                    names = [n for n in names if n not in unchanged]
                 for name in names:
                     frame = prepared[name]
                     if isinstance(frame, pl.LazyFrame):
@@ -292,6 +333,8 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict
                     if pg:
                         _index_aside(conn, name)
                 _swap(conn, names, pg)
+                if fingerprints:
+                    _record_fingerprints(conn, fingerprints, names)
         log.info("published %s", ", ".join(f"{n} ({counts[n]} rows)" for n in names))
     finally:
         engine.dispose()

@@ -218,24 +218,28 @@ def _finish(raw: pl.DataFrame, positions: dict[int, str], factors: dict[str, flo
             header_index: int, spec: SourceSpec, encoding: str) -> ParsedTable:
     """Name the columns, number the rows as a person sees them, drop blank and total rows."""
     cols = raw.columns
-    cleaned = [pl.col(c).str.strip_chars() for c in cols]
-    blank = pl.all_horizontal((c.is_null() | (c == "")) for c in cleaned)
-    def is_total(c: pl.Expr) -> pl.Expr:
-        return c.str.replace_all(r"[\s\u3000]", "").is_in(TOTAL_MARKERS).fill_null(False)
-
-    # A total row: some cell reads 合计/总计 and the key columns hold nothing else.
-    key_blank = pl.all_horizontal(
-        (pl.col(cols[p]).str.strip_chars().is_null() | (pl.col(cols[p]).str.strip_chars() == "")
-         | is_total(pl.col(cols[p])))
-        for p, name in positions.items() if name in spec.key
-    )
-    total = pl.any_horizontal(is_total(c) for c in cleaned)
+    blank = pl.all_horizontal((pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")) for c in cols)
     frame = (
         raw.with_row_index("source_row", offset=header_index + 2)
         .with_columns(pl.col("source_row").cast(pl.Int64))
-        .filter(~blank & ~(total & key_blank))
-        .select("source_row", *[pl.col(cols[p]).alias(name) for p, name in positions.items()])
+        .filter(~blank)
     )
+    # Total rows: a cell reads 合计/总计 and the key columns hold nothing else. The exact test
+    # runs only on the few rows that contain either word anywhere.
+    candidates = frame.filter(pl.any_horizontal(
+        pl.col(c).str.contains_any(list(TOTAL_MARKERS)).fill_null(False) for c in cols))
+    if candidates.height:
+        def is_total(c: pl.Expr) -> pl.Expr:
+            return c.str.replace_all(r"[\s\u3000]", "").is_in(TOTAL_MARKERS).fill_null(False)
+
+        key_blank = pl.all_horizontal(
+            (pl.col(cols[p]).str.strip_chars().is_null() | (pl.col(cols[p]).str.strip_chars() == "")
+             | is_total(pl.col(cols[p])))
+            for p, name in positions.items() if name in spec.key
+        )
+        totals = candidates.filter(pl.any_horizontal(is_total(pl.col(c)) for c in cols) & key_blank)
+        frame = frame.filter(~pl.col("source_row").is_in(totals["source_row"].implode()))
+    frame = frame.select("source_row", *[pl.col(cols[p]).alias(name) for p, name in positions.items()])
     # Columns the file does not have are all-null text, so later stages see every column.
     missing = [c.name for c in spec.columns if c.name not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(m) for m in missing)

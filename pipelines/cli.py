@@ -100,8 +100,16 @@ def cmd_quality_report(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.refresh import warehouse_status
+    from pipelines.status import status_report
 
-    url = args.warehouse or os.environ.get("WAREHOUSE_URL", "sqlite:///warehouse/warehouse.sqlite")
+    url = _url(args)
+    raw = Path(args.raw or os.environ.get("TOWNSTAT_RAW_DIR", "raw"))
+    instance = None
+    if os.environ.get("DAGSTER_HOME"):
+        from dagster import DagsterInstance
+
+        instance = DagsterInstance.get()
+    _print(status_report(url, raw, instance=instance))
     _print(warehouse_status(url))
     return 0
 
@@ -190,8 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     qr.add_argument("--warehouse", metavar="URL")
     qr.set_defaults(func=cmd_quality_report)
 
-    s = sub.add_parser("status", help="数据仓库状态 / what the warehouse holds now")
+    s = sub.add_parser("status", help="数据仓库状态 / last refresh, failures, pending files",
+                       description="上次成功刷新、最近一次失败的原因、原始区中待处理的文件，以及仓库中的表。 / The "
+                                   "last successful refresh, what failed last, which files are pending, and "
+                                   "what the warehouse holds.")
     s.add_argument("--warehouse", metavar="URL")
+    s.add_argument("--raw", metavar="DIR")
     s.set_defaults(func=cmd_status)
 
     db = sub.add_parser("db", help="数据库管理 / database administration")

@@ -38,11 +38,10 @@ from dagster import (
 
 from pipelines.defs.resources import RawArea
 from pipelines.ingest.inventory import (
-    SOURCE_FOLDERS,
     RawFile,
     file_sha256,
-    is_ignored,
     state_digest,
+    walk_raw_area,
 )
 
 QUIET_SECONDS = 60  # contract section 2: a file must be unchanged for 60 s
@@ -123,24 +122,13 @@ class Entry:
 
 def list_raw_area(root: Path) -> list[Entry]:
     """The same files as `scan_raw_area`, with `stat` only (no reading)."""
-    root = Path(root)
     out: list[Entry] = []
-    if not root.is_dir():
-        return out
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
-        for name in sorted(filenames):
-            if is_ignored(name):
-                continue
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            parts = rel.split("/")
-            source = parts[0] if len(parts) > 1 and parts[0] in SOURCE_FOLDERS else None
-            try:
-                st = path.stat()
-            except FileNotFoundError:  # removed while listing: the next tick sees the change
-                continue
-            out.append(Entry(path, rel, source, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    for path, rel, source in walk_raw_area(root):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # removed while listing: the next tick sees the change
+            continue
+        out.append(Entry(path, rel, source, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return out
 
 

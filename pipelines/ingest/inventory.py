@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +40,15 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def scan_raw_area(root: Path) -> list[RawFile]:
-    """Every file of the raw area that is not ignored, in (source, mtime, path) order."""
+def walk_raw_area(root: Path) -> Iterator[tuple[Path, str, str | None]]:
+    """(path, path relative to the raw area, source) of every file not ignored, in name order.
+
+    The source is the top folder (enterprise/, tax/, ...); None for a file at the top of the
+    raw area or in an unknown folder.
+    """
     root = Path(root)
-    files: list[RawFile] = []
-    if not root.exists():
-        return files
+    if not root.is_dir():
+        return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
         for name in sorted(filenames):
@@ -53,9 +57,15 @@ def scan_raw_area(root: Path) -> list[RawFile]:
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
             parts = rel.split("/")
-            source = parts[0] if len(parts) > 1 and parts[0] in SOURCE_FOLDERS else None
-            st = path.stat()
-            files.append(RawFile(path, rel, source, st.st_size, int(st.st_mtime), file_sha256(path)))
+            yield path, rel, parts[0] if len(parts) > 1 and parts[0] in SOURCE_FOLDERS else None
+
+
+def scan_raw_area(root: Path) -> list[RawFile]:
+    """Every file of the raw area that is not ignored, in (source, mtime, path) order."""
+    files: list[RawFile] = []
+    for path, rel, source in walk_raw_area(root):
+        st = path.stat()
+        files.append(RawFile(path, rel, source, st.st_size, int(st.st_mtime), file_sha256(path)))
     return sorted(files, key=lambda f: (f.source or "", f.mtime, f.relpath))
 
 

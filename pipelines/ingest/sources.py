@@ -245,7 +245,8 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
         # rejected rows are read now: the scratch folder goes when this block ends
         for o in outcomes:
             o.accepted = None
-    return SourceResult(source, current.sort(list(_fact_key(spec))), outcomes)
+    # not sorted here: the warehouse sorts on load, and readers order by key
+    return SourceResult(source, current, outcomes)
 
 
 # Files of these sources usually cover distinct years or months: rows of a period that only

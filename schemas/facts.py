@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import cache
 
-import pandera.polars as pa
 import polars as pl
 
 from schemas.columns import SOURCES
@@ -33,7 +32,10 @@ _PATTERNS = {
 
 
 @cache
-def fact_schema(source: str) -> pa.DataFrameSchema:
+def fact_schema(source: str):
+    """The pandera DataFrameSchema of one source's fact (pandera imported only here: slow)."""
+    import pandera.polars as pa
+
     from pipelines.ingest.sources import FACT_SCHEMAS
 
     spec = SOURCES[source]
@@ -77,8 +79,10 @@ def schema_failures(source: str, frame: pl.DataFrame) -> pl.DataFrame | None:
             return pl.DataFrame({"failure_case": [f"{duplicates} duplicate keys"],
                                  "column": [";".join(key)], "check": ["unique"]})
         frame = frame.gather_every(frame.height // SCHEMA_CHECK_ROWS + 1)
+    import pandera.errors
+
     try:
         fact_schema(source).validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except pandera.errors.SchemaErrors as exc:
         return exc.failure_cases
     return None

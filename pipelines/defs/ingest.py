@@ -23,6 +23,7 @@ from pipelines.ingest.pseudonymise import pii_key
 from pipelines.ingest.references import read_references, reference_context
 from pipelines.ingest.sources import IngestCache, cache_fingerprint, ingest_source
 from schemas.columns import SOURCES
+from schemas.facts import SCHEMA_CHECK_ROWS
 
 
 @asset(key=["raw", "files"], group_name="raw", kinds={"python"},
@@ -108,7 +109,13 @@ def build_ingest_asset(source: str):
         fingerprint = cache_fingerprint(ctx, pii)
         cache = IngestCache(raw_area.cache_dir or None, fingerprint)
         mine = [f for f in files if f.source == source]
-        result = ingest_source(source, mine, ctx, pii, cache, progress=context.log.info)
+        result = ingest_source(source, mine, ctx, pii, cache, progress=context.log.info, lazy=True)
+        if isinstance(result.current, pl.LazyFrame):
+            rows = result.current.select(pl.len()).collect().item()
+            step = rows // SCHEMA_CHECK_ROWS + 1
+            checked = result.current.gather_every(step).collect() if step > 1 else result.current.collect()
+        else:
+            rows, checked = result.current.height, result.current
         dq_files = [file_record(o.file, o.status, o.rows_read, o.rows_loaded, o.message)
                     for o in result.outcomes]
         rejected = _concat_rejected([rejected_records(o.file, o.rejected, spec) for o in result.outcomes])
@@ -121,7 +128,7 @@ def build_ingest_asset(source: str):
             {"fact": result.current, "dq_file": _records_frame(dq_files), "dq_rejected_row": rejected,
              "fingerprint": pl.DataFrame({"fingerprint": [content.hexdigest()]})},
             metadata={
-                "dagster/row_count": result.current.height,
+                "dagster/row_count": rows,
                 "files": len(mine),
                 "rows_read": sum(o.rows_read for o in result.outcomes),
                 "rows_loaded": sum(o.rows_loaded for o in result.outcomes),
@@ -130,9 +137,10 @@ def build_ingest_asset(source: str):
                 "files_table": MetadataValue.md(_files_md(dq_files)),
             },
         )
-        from schemas.facts import schema_failures  # pandera is slow to import: only when checking
+        from schemas.facts import schema_failures
 
-        failures = schema_failures(source, result.current)
+
+        failures = schema_failures(source, checked)
         yield AssetCheckResult(
             check_name="fact_schema",
             asset_key=key,

@@ -16,6 +16,14 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 
+def _write(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    """A LazyFrame streams to disk (bounded memory); a DataFrame is written as it is."""
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(path)
+    else:
+        frame.write_parquet(path)
+
+
 class FrameBundle(Mapping[str, pl.DataFrame]):
     """Several frames of one asset, each read from Parquet only when asked for.
 
@@ -58,11 +66,12 @@ class FrameIOManager(ConfigurableIOManager):
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
-        if isinstance(obj, pl.DataFrame):
-            obj.write_parquet(path / "frame.parquet")
-        elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame) for v in obj.values()):
+        if isinstance(obj, pl.DataFrame | pl.LazyFrame):
+            _write(obj, path / "frame.parquet")
+        elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame | pl.LazyFrame)
+                                                  for v in obj.values()):
             for name, frame in obj.items():
-                frame.write_parquet(path / f"{name}.parquet")
+                _write(frame, path / f"{name}.parquet")
         else:
             (path / "value.pickle").write_bytes(pickle.dumps(obj))
 

@@ -147,10 +147,11 @@ def _drop_leftovers(conn: Connection) -> None:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, name + suffix)}")
 
 
-def _sqlite_rows(name: str, df: pl.DataFrame) -> pl.DataFrame:
+def _sqlite_rows(name: str, df: pl.DataFrame, presorted: bool = False) -> pl.DataFrame:
     """Sorted by key (the key b-tree then fills in order) with dates as SQLAlchemy's text."""
     spec = SPEC_BY_NAME[name]
-    df = df.sort(spec.key)
+    if not presorted:
+        df = df.sort(spec.key)
     conv = []
     for col, dtype in df.schema.items():
         if dtype == pl.Date:
@@ -161,8 +162,8 @@ def _sqlite_rows(name: str, df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(conv) if conv else df
 
 
-def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame) -> None:
-    df = _sqlite_rows(name, df)
+def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame, presorted: bool = False) -> None:
+    df = _sqlite_rows(name, df, presorted)
     cols = ", ".join(_q(conn, c) for c in df.columns)
     marks = ", ".join("?" for _ in df.columns)
     sql = f"INSERT INTO {_q(conn, name + NEW)} ({cols}) VALUES ({marks})"
@@ -260,6 +261,29 @@ def _swap(conn: Connection, names: list[str], pg: bool) -> None:
 # -- public API ---------------------------------------------------------------------------
 
 
+def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame, pg: bool) -> int:
+    """Load one aside table; a LazyFrame (a large fact) one slice of its key at a time.
+
+    Slicing by the key's first column (the month of 35 million enrolment rows) keeps one
+    slice in memory, and loading the slices in order fills the key b-tree in order.
+    """
+    if isinstance(frame, pl.DataFrame):
+        (_load_postgres if pg else _load_sqlite)(conn, name, frame)
+        return frame.height
+    key = SPEC_BY_NAME[name].key
+    values = frame.select(pl.col(key[0]).unique().sort()).collect()[key[0]]
+    rows = 0
+    for value in values:
+        chunk = prepare_frame(name, frame.filter(pl.col(key[0]) == value).sort(key).collect())
+        if pg:
+            _load_postgres(conn, name, chunk)
+        else:
+            _load_sqlite(conn, name, chunk, presorted=True)
+        rows += chunk.height
+        del chunk
+    return rows
+
+
 #: Which content each table was last published from (only for tables given a fingerprint).
 PUBLICATION_TABLE = "townstat_publication"
 
@@ -323,13 +347,8 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                         counts[n] = -1
                     names = [n for n in names if n not in unchanged]
                 for name in names:
-                    frame = prepared[name]
-                    if isinstance(frame, pl.LazyFrame):
-                        frame = prepare_frame(name, frame.collect())
                     _create_aside(conn, name, pg)
-                    (_load_postgres if pg else _load_sqlite)(conn, name, frame)
-                    counts[name] = frame.height
-                    del frame
+                    counts[name] = _load_table(conn, name, prepared[name], pg)
                     if pg:
                         _index_aside(conn, name)
                 _swap(conn, names, pg)

@@ -66,7 +66,9 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
     except UnsafePIIKey as exc:
         return RefreshOutcome(False, 0.0, failed_steps=[str(exc)], warehouse_url=warehouse_url)
     with ExitStack() as stack:
-        staging = staging_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="townstat-staging-"))
+        # TOWNSTAT_STAGING_DIR keeps the staged frames (for inspection); default: a temporary folder
+        staging = staging_dir or os.environ.get("TOWNSTAT_STAGING_DIR") or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="townstat-staging-"))
         defs = build_definitions(raw_dir=str(raw_dir), warehouse_url=warehouse_url, staging_dir=staging,
                                  cache_dir=cache_dir, reports_dir=reports_dir)
         resources = defs.resources

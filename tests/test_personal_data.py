@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import os
 import sqlite3
 import subprocess
 import sys
@@ -10,7 +11,6 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.ingest.pseudonymise import DEMO_PII_KEY
-from pipelines.refresh import run_refresh
 from tests.ingest.rawfiles import person, uscc, write_csv
 
 
@@ -50,15 +50,22 @@ def _all_text(path: Path) -> str:
     return "\n".join(chunks)
 
 
-def test_no_clear_person_id_in_warehouse_cache_staging_or_event_log(tmp_path, monkeypatch):
+def test_no_clear_person_id_in_warehouse_cache_staging_or_event_log(tmp_path):
     raw = tmp_path / "raw"
     _raw_area(raw)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))  # a persistent instance: its event log is checked too
-    outcome = run_refresh(raw, f"sqlite:///{tmp_path / 'wh' / 'w.sqlite'}", cache_dir=str(tmp_path / "cache"),
-                          staging_dir=str(tmp_path / "staging"))
-    assert outcome.published
+    # the CLI in a fresh process, as the bureau runs it, with a persistent Dagster instance whose
+    # event log is checked too
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TOWNSTAT_CACHE_DIR": str(tmp_path / "cache"),
+           "TOWNSTAT_STAGING_DIR": str(tmp_path / "staging"), "TOWNSTAT_REPORTS_DIR": str(tmp_path / "r")}
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "refresh", "--raw", str(raw),
+                           "--warehouse", f"sqlite:///{tmp_path / 'wh' / 'w.sqlite'}"],
+                          capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1], timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    text_out = proc.stdout + proc.stderr
+    for pid in _ids():
+        assert pid not in text_out  # nor in what it printed or logged
     text = _all_text(tmp_path / "wh") + _all_text(tmp_path / "cache") + _all_text(tmp_path / "staging") \
         + _all_text(home)
     # we did read the real content: the pseudonym of the first person is there

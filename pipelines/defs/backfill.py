@@ -66,5 +66,5 @@ def year_recomputed(context: AssetExecutionContext, raw_area: RawArea,
 
 
 recompute_year_job = define_asset_job(
-    "recompute_year", selection=[year_recomputed], partitions_def=yearly,
+    "recompute_year", selection=[year_recomputed],
     description="重算一个年度 / recompute one year (backfill a range of years from the UI)")

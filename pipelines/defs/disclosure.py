@@ -7,13 +7,13 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetKey,
     Output,
     asset,
 )
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import ins
 from pipelines.defs.metadata import frame_preview
 from pipelines.disclosure.suppression import publish_town_year
 
@@ -24,11 +24,7 @@ DERIVED = {"output_value_yoy": ["output_value"], "revenue_yoy": ["revenue"], "ta
 
 
 @asset(key=PUB_KEY, group_name="disclosure", kinds={"polars"},
-       ins={"ind": AssetIn(key=AssetKey(["ind", "town_year"])),
-            "enterprise": AssetIn(key=AssetKey(["ingest", "enterprise"])),
-            "tax": AssetIn(key=AssetKey(["ingest", "tax"])),
-            "registry": AssetIn(key=AssetKey(["ingest", "registry"])),
-            "refs": AssetIn(key=AssetKey(["ingest", "references"]))},
+       ins=ins("enterprise", "tax", "registry", "refs", ind="ind_town"),
        check_specs=[AssetCheckSpec("no_suppressed_value_published", asset=PUB_KEY, blocking=True,
                                    description="every column listed in `suppressed` is NULL, and so "
                                                "are the yoy and ratio columns computed from it")],

@@ -2,17 +2,17 @@
 
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import ins
 from pipelines.defs.metadata import frame_preview
 from pipelines.evaluation.criteria import load_criteria_sets
 from pipelines.evaluation.scoring import evaluate
 
 
 @asset(key=["eval", "specialty_town"], group_name="evaluation", kinds={"polars"},
-       ins={"ind": AssetIn(key=AssetKey(["ind", "specialty_town_year"])),
-            "refs": AssetIn(key=AssetKey(["ingest", "references"]))},
+       ins=ins("refs", ind="ind_specialty"),
        description="专业镇认定标准评价 / evaluation against each criteria set "
                    "(eval_criterion, eval_specialty_town)")
 def eval_specialty_town(context: AssetExecutionContext, ind: pl.DataFrame,

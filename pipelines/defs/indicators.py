@@ -7,7 +7,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetKey,
     MetadataValue,
     Output,
@@ -15,18 +14,16 @@ from dagster import (
 )
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import FACTS, ins
 from pipelines.defs.metadata import frame_preview
 from pipelines.indicators.specialty import specialty_town_year
 from pipelines.indicators.town import town_year
-
-FACT_INS = {s: AssetIn(key=AssetKey(["ingest", s])) for s in ("enterprise", "tax", "employment", "registry")}
-REFS_IN = {"refs": AssetIn(key=AssetKey(["ingest", "references"]))}
 
 TOWN_KEY = AssetKey(["ind", "town_year"])
 SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
 
 
-@asset(key=TOWN_KEY, group_name="indicators", kinds={"polars"}, ins={**FACT_INS, **REFS_IN},
+@asset(key=TOWN_KEY, group_name="indicators", kinds={"polars"}, ins=ins(*FACTS, "refs"),
        check_specs=[
            AssetCheckSpec("key_unique", asset=TOWN_KEY, blocking=True),
            AssetCheckSpec("counts_consistent", asset=TOWN_KEY, blocking=True,
@@ -66,7 +63,7 @@ def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: 
                            severity=AssetCheckSeverity.ERROR, metadata={"problems": "; ".join(problems) or "none"})
 
 
-@asset(key=SPECIALTY_KEY, group_name="indicators", kinds={"polars"}, ins={**FACT_INS, **REFS_IN},
+@asset(key=SPECIALTY_KEY, group_name="indicators", kinds={"polars"}, ins=ins(*FACTS, "refs"),
        check_specs=[AssetCheckSpec("key_and_shares", asset=SPECIALTY_KEY, blocking=True,
                                    description="key unique; leading ≤ members; market share between 0 and 1")],
        description="专业镇年度指标 / specialty-town indicators by year (ind_specialty_town_year)")

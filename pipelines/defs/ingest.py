@@ -8,7 +8,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetKey,
     MetadataValue,
     Output,
@@ -16,6 +15,7 @@ from dagster import (
 )
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import ins
 from pipelines.defs.resources import RawArea
 from pipelines.ingest.file_records import file_record, rejected_records, spec_for
 from pipelines.ingest.inventory import RawFile, scan_raw_area
@@ -42,7 +42,7 @@ def raw_files(context: AssetExecutionContext, raw_area: RawArea) -> Output[list[
 
 
 @asset(key=["ingest", "references"], group_name="ingest", kinds={"polars"},
-       ins={"files": AssetIn(key=AssetKey(["raw", "files"]))},
+       ins=ins("files"),
        description="参考文件：乡镇、专业镇、龙头企业、全省产值 / reference files")
 def references(context: AssetExecutionContext, files: list[RawFile]) -> Output[dict[str, pl.DataFrame]]:
     result = read_references([f for f in files if f.source == "reference"])
@@ -94,10 +94,7 @@ def build_ingest_asset(source: str):
         key=key,
         group_name="ingest",
         kinds={"polars", "pandera"},
-        ins={
-            "files": AssetIn(key=AssetKey(["raw", "files"])),
-            "refs": AssetIn(key=AssetKey(["ingest", "references"])),
-        },
+        ins=ins("files", "refs"),
         check_specs=[AssetCheckSpec("fact_schema", asset=key, blocking=True,
                                     description="pandera: types, key unique, codes and ranges")],
         description=f"{spec.label_zh}：校验、去重、版本取代后的当前行 / validated current {source} rows",

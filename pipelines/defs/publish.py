@@ -2,9 +2,10 @@
 
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import FACTS, ins
 from pipelines.defs.resources import Warehouse
 from pipelines.warehouse.publish import publish
 
@@ -33,17 +34,7 @@ def warehouse_frames(refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundl
 
 
 @asset(key=["warehouse", "published"], group_name="publish", kinds={"sql"},
-       ins={"refs": AssetIn(key=AssetKey(["ingest", "references"])),
-            "enterprise": AssetIn(key=AssetKey(["ingest", "enterprise"])),
-            "tax": AssetIn(key=AssetKey(["ingest", "tax"])),
-            "employment": AssetIn(key=AssetKey(["ingest", "employment"])),
-            "registry": AssetIn(key=AssetKey(["ingest", "registry"])),
-            "ind_town": AssetIn(key=AssetKey(["ind", "town_year"])),
-            "ind_specialty": AssetIn(key=AssetKey(["ind", "specialty_town_year"])),
-            "evaluation": AssetIn(key=AssetKey(["eval", "specialty_town"])),
-            "pub": AssetIn(key=AssetKey(["pub", "town_year"])),
-            "dq": AssetIn(key=AssetKey(["dq", "files"])),
-            "flags": AssetIn(key=AssetKey(["dq", "flags"]))},
+       ins=ins("refs", *FACTS, "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
        deps=[AssetKey(["dq", "expectations"])],
        description="发布到数据仓库（原子替换）/ publish every table atomically to the warehouse")
 def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, refs: FrameBundle,

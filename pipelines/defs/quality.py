@@ -2,9 +2,10 @@
 
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import FACTS, ins
 from pipelines.defs.resources import Warehouse
 from pipelines.ingest.file_records import (
     DQ_FILE_SCHEMA,
@@ -15,9 +16,6 @@ from pipelines.ingest.file_records import (
 )
 from pipelines.ingest.inventory import RawFile
 from pipelines.quality.flags import cross_source_flags
-from schemas.columns import SOURCES
-
-SOURCE_INS = {s: AssetIn(key=AssetKey(["ingest", s])) for s in SOURCES}
 
 
 def previous_dq_file(url: str) -> pl.DataFrame | None:
@@ -31,8 +29,7 @@ def previous_dq_file(url: str) -> pl.DataFrame | None:
 
 
 @asset(key=["dq", "files"], group_name="quality", kinds={"polars"},
-       ins={"files": AssetIn(key=AssetKey(["raw", "files"])),
-            "refs": AssetIn(key=AssetKey(["ingest", "references"])), **SOURCE_INS},
+       ins=ins("files", "refs", *FACTS),
        description="每个文件的处理结果与拒收行 / every file's status and every rejected row")
 def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[RawFile],
              refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
@@ -60,7 +57,7 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
 
 
 @asset(key=["dq", "flags"], group_name="quality", kinds={"polars"},
-       ins={s: SOURCE_INS[s] for s in ("enterprise", "tax", "employment")},
+       ins=ins("enterprise", "tax", "employment"),
        description="跨来源预警（不拒收）/ cross-source warnings, contract section 8")
 def dq_flags(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle,
              employment: FrameBundle) -> Output[pl.DataFrame]:

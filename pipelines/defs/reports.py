@@ -8,7 +8,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetKey,
     MetadataValue,
     Output,
@@ -16,6 +15,7 @@ from dagster import (
 )
 
 from pipelines.defs.io import FrameBundle
+from pipelines.defs.keys import ins
 from pipelines.defs.resources import Reports, Warehouse
 
 GX_KEY = AssetKey(["dq", "expectations"])
@@ -27,14 +27,7 @@ SUITE_TABLES = ("dim_town", "dim_specialty_town", "fact_enterprise_year", "ind_t
 
 
 @asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
-       ins={"refs": AssetIn(key=AssetKey(["ingest", "references"])),
-            "enterprise": AssetIn(key=AssetKey(["ingest", "enterprise"])),
-            "ind_town": AssetIn(key=AssetKey(["ind", "town_year"])),
-            "ind_specialty": AssetIn(key=AssetKey(["ind", "specialty_town_year"])),
-            "evaluation": AssetIn(key=AssetKey(["eval", "specialty_town"])),
-            "pub": AssetIn(key=AssetKey(["pub", "town_year"])),
-            "dq": AssetIn(key=AssetKey(["dq", "files"])),
-            "flags": AssetIn(key=AssetKey(["dq", "flags"]))},
+       ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
        check_specs=[AssetCheckSpec("critical_expectations", asset=GX_KEY, blocking=True,
                                    description="every critical GX expectation holds on the tables "
                                                "about to be published")],

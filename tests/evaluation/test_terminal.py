@@ -4,33 +4,19 @@ every line of a block as wide as the others on a terminal."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import unicodedata
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from pipelines.evaluation.terminal import render_evaluation
 from pipelines.warehouse.publish import read_table
-
-
-def shared():
-    """tests/lineage/demo_warehouse.py, loaded once per process under one name."""
-    name = "townstat_tests_demo_warehouse"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "lineage" / "demo_warehouse.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from tests.lineage.demo_warehouse import published_demo
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo(request):
-    return shared().published_demo(request, request.param)
+    return published_demo(request, request.param)
 
 
 def width(text: str) -> int:

@@ -4,33 +4,18 @@ cell by cell (floats to a relative 1e-9)."""
 
 from __future__ import annotations
 
-import importlib.util
-import math
-import sys
-from pathlib import Path
-
 import polars as pl
 import pytest
+from cell_compare import assert_same_cells
 from reference_sql import reference_specialty_town_year, reference_town_year
 
 from pipelines.warehouse.publish import read_table
-
-
-def shared():
-    """tests/lineage/demo_warehouse.py, loaded once per process under one name."""
-    name = "townstat_tests_demo_warehouse"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "lineage" / "demo_warehouse.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from tests.lineage.demo_warehouse import published_demo
 
 
 @pytest.fixture(scope="module", params=["sqlite"])
 def facts(request):
-    demo = shared().published_demo(request, request.param)
+    demo = published_demo(request, request.param)
     ref = demo.raw / "reference"
     # leading enterprises and market totals are not warehouse tables: the raw reference files
     leading = pl.read_csv(ref / "leading_enterprises.csv", infer_schema=False).select(
@@ -54,24 +39,6 @@ def facts(request):
         "leading": leading,
         "market_totals": market,
     }
-
-
-def assert_same_cells(got: pl.DataFrame, want: pl.DataFrame, key: list[str]) -> int:
-    assert got.height == want.height
-    assert got.select(key).sort(key).equals(want.select(key).sort(key))
-    got, want = got.sort(key), want.sort(key)
-    compared = 0
-    for column in got.columns:
-        for i, (a, b) in enumerate(zip(got[column].to_list(), want[column].to_list(), strict=True)):
-            where = f"{column} at {[got[k][i] for k in key]}: {a!r} vs {b!r}"
-            if a is None or b is None:
-                assert a is None and b is None, where
-            elif isinstance(a, float) or isinstance(b, float):
-                assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9), where
-            else:
-                assert a == b, where
-            compared += 1
-    return compared
 
 
 def test_ind_town_year_equals_the_sql_reference(facts):

@@ -3,11 +3,11 @@ hand-worked cases."""
 
 from __future__ import annotations
 
-import math
 from datetime import date
 
 import polars as pl
 import pytest
+from cell_compare import assert_same_cells
 from reference_sql import reference_specialty_town_year, reference_town_year
 from synthetic_facts import (
     employment_frame,
@@ -23,21 +23,6 @@ from synthetic_facts import (
 
 from pipelines.indicators import SPECIALTY_TOWN_YEAR, TOWN_YEAR, specialty_town_year, town_year
 from pipelines.indicators.catalogue import data_dictionary, money_columns, report_headers
-
-
-def assert_same_cells(got: pl.DataFrame, want: pl.DataFrame, key: list[str]) -> None:
-    assert got.columns == want.columns
-    assert got.height == want.height
-    got, want = got.sort(key), want.sort(key)
-    for column in got.columns:
-        for i, (a, b) in enumerate(zip(got[column].to_list(), want[column].to_list(), strict=True)):
-            where = f"{column} at {[got[k][i] for k in key]}: {a!r} vs {b!r}"
-            if a is None or b is None:
-                assert a is None and b is None, where
-            elif isinstance(a, float) or isinstance(b, float):
-                assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9), where
-            else:
-                assert a == b, where
 
 
 @pytest.fixture(scope="module", params=[7, 11, 2024])

@@ -2,8 +2,8 @@
 process and shared by tests/lineage, tests/evaluation/test_terminal.py and
 tests/indicators/test_demo_crosscheck.py (each asks for it from a module-scoped fixture).
 
-Test modules load this file by path under the one name ``townstat_tests_demo_warehouse``
-(see ``shared()`` in each), so that they share its cache whatever pytest's import mode.
+Test modules import it as ``tests.lineage.demo_warehouse`` (one module, so one cache per
+process).
 """
 
 from __future__ import annotations

@@ -9,9 +9,7 @@ No person ID ever appears in the rendered text.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import openpyxl
@@ -20,25 +18,14 @@ import pytest
 
 from pipelines.lineage import LineageError, explain, render_explanation
 from pipelines.warehouse.publish import read_table
+from tests.lineage.demo_warehouse import published_demo
 
 YEARS = (2022, 2023, 2024)
 
 
-def shared():
-    """tests/lineage/demo_warehouse.py, loaded once per process under one name."""
-    name = "townstat_tests_demo_warehouse"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "lineage" / "demo_warehouse.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo(request):
-    return shared().published_demo(request, request.param)
+    return published_demo(request, request.param)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     if not raw.is_dir():
         print(f"错误：原始区文件夹不存在：{raw} / error: raw area folder not found: {raw}", file=sys.stderr)
         return EXIT_USAGE
-    url = args.warehouse or os.environ.get("WAREHOUSE_URL", "sqlite:///warehouse/warehouse.sqlite")
+    url = _url(args)
     from pipelines.refresh import run_refresh
 
     outcome = run_refresh(raw, url, progress=None if args.quiet else _print)
@@ -50,7 +50,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def _url(args: argparse.Namespace) -> str:
-    return args.warehouse or os.environ.get("WAREHOUSE_URL", "sqlite:///warehouse/warehouse.sqlite")
+    """--warehouse, else WAREHOUSE_URL, else the default SQLite file."""
+    from pipelines.warehouse.engine import warehouse_url
+
+    return warehouse_url(args.warehouse)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -7,8 +7,9 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from pipelines.warehouse.engine import warehouse_url
+
 DEFAULT_RAW_DIR = "raw"
-DEFAULT_WAREHOUSE_URL = "sqlite:///warehouse/warehouse.sqlite"
 
 
 class RawArea(ConfigurableResource):
@@ -30,7 +31,7 @@ class RawArea(ConfigurableResource):
 class Warehouse(ConfigurableResource):
     """The SQL warehouse: SQLite by default, PostgreSQL in production."""
 
-    url: str = Field(default_factory=lambda: os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
+    url: str = Field(default_factory=warehouse_url,
                      description="SQLAlchemy URL (WAREHOUSE_URL)")
 
 

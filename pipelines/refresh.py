@@ -26,6 +26,7 @@ class RefreshOutcome:
     failed_steps: list[str] = field(default_factory=list)
     warehouse_url: str = ""
     run_id: str = ""
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary_text(self) -> str:
         lines = []
@@ -81,6 +82,7 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
                              tags={"townstat/trigger": "cli"},
                              run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
         failed_checks, failed_steps, done = [], [], []
+        steps: dict[str, float] = {}
         for ev in result.all_events:
             if ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
                 data = ev.event_specific_data
@@ -90,12 +92,16 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
                 failed_steps.append(f"{ev.step_key}: {ev.event_specific_data.error.message.strip()[:300]}")
             elif ev.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 done.append(ev.asset_key.to_user_string())
+            elif ev.event_type == DagsterEventType.STEP_SUCCESS:
+                steps[ev.step_key] = ev.event_specific_data.duration_ms / 1000
         if progress:
             progress(f"资产 assets materialised: {len(done)}/{len(ASSETS)} ({time.time() - t0:.1f}s)")
+            slowest = sorted(steps.items(), key=lambda kv: -kv[1])
+            progress("步骤耗时 step times: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
         # reports come after publication: their failure is reported, the warehouse stands
         published = "warehouse/published" in done
         return RefreshOutcome(published, time.time() - t0, failed_checks, failed_steps, warehouse_url,
-                              result.run_id)
+                              result.run_id, steps)
 
 
 def _safe(url: str) -> str:

@@ -46,12 +46,18 @@ def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, re
     facts = {"fact_enterprise_year": enterprise, "fact_tax_month": tax, "fact_employment_month": employment,
              "fact_market_entity": registry}
     fingerprints = {t: b["fingerprint"]["fingerprint"][0] for t, b in facts.items() if "fingerprint" in b}
-    counts = publish(warehouse.url, frames, fingerprints=fingerprints)
+    partitions = {t: dict(b["partitions"].iter_rows()) for t, b in facts.items()
+                  if "partitions" in b and isinstance(frames[t], pl.LazyFrame)}
+    report: dict[str, object] = {}
+    counts = publish(warehouse.url, frames, fingerprints=fingerprints, partitions=partitions, report=report)
     unchanged = [t for t, n in counts.items() if n < 0]
+    for table, parts in report.get("partitions_replaced", {}).items():
+        context.log.info(f"{table}: 只重载变化的月份 only the changed months reloaded: {', '.join(parts) or '-'}")
     safe_url = warehouse.url.split("@")[-1] if "@" in warehouse.url else warehouse.url
     return Output(counts, metadata={
         "tables": MetadataValue.json(counts),
         "unchanged_tables_kept": MetadataValue.json(unchanged),
+        "partitions_replaced": MetadataValue.json(report.get("partitions_replaced", {})),
         "warehouse": safe_url,
         "rows": sum(n for n in counts.values() if n > 0),
     })

@@ -15,7 +15,6 @@ automatic retry of a failed run for that state (see `raw_area_sensor`).
 """
 
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -38,10 +37,11 @@ from dagster import (
 
 from pipelines.defs.resources import RawArea
 from pipelines.ingest.inventory import (
+    HashCache,
     RawFile,
     file_sha256,
+    list_raw_area,
     state_digest,
-    walk_raw_area,
 )
 
 QUIET_SECONDS = 60  # contract section 2: a file must be unchanged for 60 s
@@ -49,7 +49,6 @@ SENSOR_INTERVAL_SECONDS = int(os.environ.get("TOWNSTAT_SENSOR_INTERVAL", "30"))
 HASH_BUDGET_SECONDS = 30.0  # at most this much hashing per tick; the rest continues next tick
 DIGEST_TAG = "townstat/raw_digest"  # the full state digest a run was started for
 REFRESH_TAG = "townstat/refresh"  # on every run of `refresh`: the run queue allows one at a time
-HASH_CACHE_FILE = "raw_hashes.json"
 
 
 
@@ -97,85 +96,6 @@ def retry_delay() -> float:
         return max(0.0, float(os.environ.get("TOWNSTAT_RETRY_DELAY_SECONDS", "600")))
     except ValueError:
         return 600.0
-
-
-# -- listing and hashing ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Entry:
-    path: Path
-    relpath: str
-    source: str | None
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @property
-    def key(self) -> list:
-        return [self.size, self.mtime_ns, self.ctime_ns]
-
-    @property
-    def changed(self) -> float:
-        """When the file last changed, bytes or metadata (seconds since the epoch)."""
-        return max(self.mtime_ns, self.ctime_ns) / 1e9
-
-
-def list_raw_area(root: Path) -> list[Entry]:
-    """The same files as `scan_raw_area`, with `stat` only (no reading)."""
-    out: list[Entry] = []
-    for path, rel, source in walk_raw_area(root):
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # removed while listing: the next tick sees the change
-            continue
-        out.append(Entry(path, rel, source, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return out
-
-
-class HashCache:
-    """sha256 per (relpath, size, mtime_ns, ctime_ns), in memory and in a small JSON file."""
-
-    _memory: dict[str, dict[str, list]] = {}
-
-    def __init__(self, root: Path, cache_dir: str | None) -> None:
-        self.root_key = str(Path(root).resolve())
-        self.file = Path(cache_dir) / HASH_CACHE_FILE if cache_dir else None
-        self.entries = self._memory.setdefault(self.root_key, {})
-        if not self.entries and self.file is not None and self.file.is_file():
-            try:
-                data = json.loads(self.file.read_text(encoding="utf-8"))
-                self.entries.update(data.get(self.root_key, {}))
-            except (OSError, ValueError):
-                pass  # a damaged cache only costs a re-hash
-
-    def get(self, e: Entry) -> str | None:
-        hit = self.entries.get(e.relpath)
-        return hit[3] if hit and hit[:3] == e.key else None
-
-    def put(self, e: Entry, sha: str) -> None:
-        self.entries[e.relpath] = [*e.key, sha]
-
-    def prune(self, keep: set[str]) -> None:
-        for rel in [r for r in self.entries if r not in keep]:
-            del self.entries[rel]
-
-    def save(self) -> None:
-        if self.file is None:
-            return
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            data = {}
-            if self.file.is_file():
-                try:
-                    data = json.loads(self.file.read_text(encoding="utf-8"))
-                except ValueError:
-                    data = {}
-            data[self.root_key] = self.entries
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, self.file)
-        except OSError:
-            pass  # read-only cache folder: the in-memory cache still works
 
 
 @dataclass

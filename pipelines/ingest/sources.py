@@ -56,6 +56,9 @@ class SourceResult:
     # the fact table: current version of each key; a LazyFrame over the cache when asked for
     current: pl.DataFrame | pl.LazyFrame
     outcomes: list[FileOutcome]
+    # per value of the partition column (month, year): the files its rows come from, in
+    # version order ("file_id,file_id,…"); what decides that partition's rows
+    partitions: pl.DataFrame | None = None
 
     def rejected_by_rule(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -130,6 +133,25 @@ class IngestCache:
                 "message": o.message}
         paths[2].write_text(json.dumps(meta, ensure_ascii=False))
         return o
+
+
+    def fact_path(self, source: str, content: str) -> Path | None:
+        """Where the current fact of `source` built from `content` is kept (None: no cache)."""
+        return None if self.root is None else self.root / "facts" / f"{source}-{content[:32]}.parquet"
+
+    def store_fact(self, path: Path, frame: pl.LazyFrame | pl.DataFrame) -> None:
+        """Write a source's current fact once; older versions of it are removed."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(tmp)
+        else:
+            frame.write_parquet(tmp)
+        tmp.replace(path)
+        source = path.name.split("-")[0]
+        for old in path.parent.glob(f"{source}-*"):
+            if old.stem != path.stem and not old.name.endswith(".tmp"):
+                old.unlink(missing_ok=True)
 
 
 def cache_fingerprint(ctx: ParseContext, key: bytes) -> str:
@@ -246,6 +268,7 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
                                     pl.lit(order, dtype=pl.Int32).alias("__version"))
             for order, o in enumerate(outcomes) if o.accepted is not None
         ]
+        partitions = _partition_files(outcomes, PARTITION_COLUMN.get(source))
         lazy = lazy and cache.root is not None and not cache.root.is_relative_to(scratch)
         current = supersede(parts, list(_fact_key(spec)), PARTITION_COLUMN.get(source), lazy) \
             if parts else empty_fact(source).lazy()
@@ -256,7 +279,22 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
         for o in outcomes:
             o.accepted = None
     # not sorted here: the warehouse sorts on load, and readers order by key
-    return SourceResult(source, current, outcomes)
+    return SourceResult(source, current, outcomes, partitions)
+
+
+def _partition_files(outcomes: list[FileOutcome], column: str | None) -> pl.DataFrame | None:
+    """(part, files): each partition value with the ids of the files holding its rows."""
+    if column is None:
+        return None
+    per_file = [
+        o.accepted.select(pl.col(column).unique().cast(pl.String).alias("part"),
+                          pl.lit(order).alias("version"), pl.lit(o.file.file_id).alias("file_id"))
+        for order, o in enumerate(outcomes) if o.accepted is not None
+    ]
+    if not per_file:
+        return pl.DataFrame(schema={"part": pl.String, "files": pl.String})
+    return (pl.concat(per_file).collect().drop_nulls("part").sort("part", "version")
+            .group_by("part", maintain_order=True).agg(pl.col("file_id").str.join(",").alias("files")))
 
 
 # Files of these sources usually cover distinct years or months: rows of a period that only

@@ -24,15 +24,20 @@ Tables not in `frames` are left as they are.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from collections.abc import Mapping
+from contextlib import ExitStack
 
 import polars as pl
 from sqlalchemy import Connection, MetaData, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
+from . import sqlite_bulk
 from .engine import is_postgres, make_engine, warehouse_url
+from .sqlite_bulk import ParallelSQLiteLoad
 from .tables import (
     READER_ROLE,
     SPEC_BY_NAME,
@@ -162,11 +167,12 @@ def _sqlite_rows(name: str, df: pl.DataFrame, presorted: bool = False) -> pl.Dat
     return df.with_columns(conv) if conv else df
 
 
-def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame, presorted: bool = False) -> None:
+def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame, presorted: bool = False,
+                 target: str | None = None) -> None:
     df = _sqlite_rows(name, df, presorted)
     cols = ", ".join(_q(conn, c) for c in df.columns)
     marks = ", ".join("?" for _ in df.columns)
-    sql = f"INSERT INTO {_q(conn, name + NEW)} ({cols}) VALUES ({marks})"
+    sql = f"INSERT INTO {_q(conn, target or name + NEW)} ({cols}) VALUES ({marks})"
     cur = conn.connection.driver_connection.cursor()
     try:
         for off in range(0, df.height, BATCH_ROWS):
@@ -178,9 +184,9 @@ def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame, presorted: bool 
         cur.close()
 
 
-def _load_postgres(conn: Connection, name: str, df: pl.DataFrame) -> None:
+def _load_postgres(conn: Connection, name: str, df: pl.DataFrame, target: str | None = None) -> None:
     cols = ", ".join(_q(conn, c) for c in df.columns)
-    sql = f"COPY {_q(conn, name + NEW)} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')"
+    sql = f"COPY {_q(conn, target or name + NEW)} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')"
     cur = conn.connection.driver_connection.cursor()
     try:
         with cur.copy(sql) as copy:
@@ -261,17 +267,25 @@ def _swap(conn: Connection, names: list[str], pg: bool) -> None:
 # -- public API ---------------------------------------------------------------------------
 
 
-def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame, pg: bool) -> int:
+def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame, pg: bool,
+                bulk: ParallelSQLiteLoad | None = None) -> int:
     """Load one aside table; a LazyFrame (a large fact) one slice of its key at a time.
 
     Slicing by the key's first column (the month of 35 million enrolment rows) keeps one
-    slice in memory, and loading the slices in order fills the key b-tree in order.
+    slice in memory, and loading the slices in order fills the key b-tree in order. On
+    SQLite a large LazyFrame is built by worker processes (`sqlite_bulk.py`) when `bulk`
+    is given.
     """
     if isinstance(frame, pl.DataFrame):
         (_load_postgres if pg else _load_sqlite)(conn, name, frame)
         return frame.height
     key = SPEC_BY_NAME[name].key
-    values = frame.select(pl.col(key[0]).unique().sort()).collect()[key[0]]
+    counts = frame.group_by(key[0]).agg(pl.len()).collect()
+    if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_bulk.PARALLEL_MIN_ROWS:
+        ddl = str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), name, with_indexes=False))
+                  .compile(dialect=conn.dialect)).strip()
+        return bulk.load(conn.connection.driver_connection, name, name + NEW, ddl, frame, key[0], counts)
+    values = counts[key[0]].sort()
     rows = 0
     for value in values:
         chunk = prepare_frame(name, frame.filter(pl.col(key[0]) == value).sort(key).collect())
@@ -286,6 +300,16 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
 
 #: Which content each table was last published from (only for tables given a fingerprint).
 PUBLICATION_TABLE = "townstat_publication"
+#: The same per partition (month) of the large facts, so that only changed months are reloaded.
+PARTITION_TABLE = "townstat_publication_part"
+
+
+def content_fingerprint(df: pl.DataFrame) -> str:
+    """A digest of a frame's rows, whatever their order (for tables built every run)."""
+    hashes = df.hash_rows(seed=0x746F776E).sort().to_numpy().tobytes()
+    digest = hashlib.sha256(hashes)
+    digest.update(repr(df.schema).encode())
+    return digest.hexdigest()
 
 
 def _published_fingerprints(conn: Connection) -> dict[str, str]:
@@ -296,16 +320,66 @@ def _published_fingerprints(conn: Connection) -> dict[str, str]:
     return {t: f for t, f in rows}
 
 
-def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], names: list[str]) -> None:
+def _published_partitions(conn: Connection) -> dict[str, dict[str, str]]:
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS {PARTITION_TABLE} (table_name VARCHAR(64) NOT NULL, "
+        "part VARCHAR(32) NOT NULL, fingerprint VARCHAR(64) NOT NULL, PRIMARY KEY (table_name, part))")
+    out: dict[str, dict[str, str]] = {}
+    for t, part, f in conn.exec_driver_sql(f"SELECT table_name, part, fingerprint FROM {PARTITION_TABLE}"):
+        out.setdefault(t, {})[part] = f
+    return out
+
+
+def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], names: list[str],
+                         partitions: Mapping[str, Mapping[str, str]]) -> None:
     for name in names:
         if name in fingerprints:
             conn.execute(text(f"DELETE FROM {PUBLICATION_TABLE} WHERE table_name = :t"), {"t": name})
             conn.execute(text(f"INSERT INTO {PUBLICATION_TABLE} VALUES (:t, :f)"),
                          {"t": name, "f": fingerprints[name]})
+        conn.execute(text(f"DELETE FROM {PARTITION_TABLE} WHERE table_name = :t"), {"t": name})
+        if name in partitions and partitions[name]:
+            conn.execute(text(f"INSERT INTO {PARTITION_TABLE} VALUES (:t, :p, :f)"),
+                         [{"t": name, "p": p, "f": f} for p, f in partitions[name].items()])
+
+
+def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str] | None:
+    """Months to reload in place, or None when the whole table is to be rebuilt aside.
+
+    In place only when the table was published with partition fingerprints, its key starts
+    with a text partition column, and at most half of the partitions changed.
+    """
+    key0 = SPEC_BY_NAME[name].key[0]
+    if not old or polars_schema(name)[key0] != pl.String:
+        return None
+    changed = sorted({p for p, f in new.items() if old.get(p) != f} | (set(old) - set(new)))
+    return changed if len(changed) <= max(1, len(new) // 2) else None
+
+
+def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts: list[str],
+                        pg: bool) -> int:
+    """Delete the rows of `parts` from the live table and load them again (same transaction)."""
+    spec = SPEC_BY_NAME[name]
+    key0 = spec.key[0]
+    table = TABLES[name]
+    rows = 0
+    for part in parts:
+        conn.execute(table.delete().where(table.c[key0] == part))
+        chunk = prepare_frame(name, frame.filter(pl.col(key0) == part).sort(spec.key).collect())
+        if chunk.height:
+            if pg:
+                _load_postgres(conn, name, chunk, target=name)
+            else:
+                _load_sqlite(conn, name, chunk, presorted=True, target=name)
+        rows += chunk.height
+        log.info("%s: partition %s replaced (%d rows)", name, part, chunk.height)
+    return rows
 
 
 def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
-            fingerprints: Mapping[str, str] | None = None) -> dict[str, int]:
+            fingerprints: Mapping[str, str] | None = None,
+            partitions: Mapping[str, Mapping[str, str]] | None = None,
+            report: dict[str, object] | None = None) -> dict[str, int]:
     """Atomically replace the warehouse tables named in `frames`; rows per table.
 
     DataFrames are checked before the database is touched. A LazyFrame (a large fact) is
@@ -315,7 +389,14 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     `fingerprints` names the content of some tables (e.g. the files a fact was read from);
     a table whose fingerprint equals the one it was last published with is left as it is,
     so a nightly refresh with one new tax file does not reload 35 million enrolment rows.
-    Skipped tables are reported with count -1.
+    Skipped tables are reported with count -1. When `fingerprints` is given, every
+    DataFrame without one gets the digest of its rows, so an unchanged small table is kept too.
+
+    `partitions` gives, for a large fact (a LazyFrame), a fingerprint per value of its key's
+    first column (the month). When the table was published with partition fingerprints
+    before and few months changed, only those months are deleted and loaded again, in place
+    and in the same transaction; the count is then the rows reloaded and `report`
+    (if given) lists the months under "partitions_replaced".
     """
     prepared: dict[str, pl.DataFrame | pl.LazyFrame] = {
         name: df if isinstance(df, pl.LazyFrame) else prepare_frame(name, df)
@@ -323,13 +404,27 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     }
     counts: dict[str, int] = {}
     names = [n for n in table_names() if n in prepared]
+    partitions = {n: dict(p) for n, p in (partitions or {}).items() if n in prepared}
+    if fingerprints is not None:
+        fingerprints = dict(fingerprints)
+        for n in names:
+            if n not in fingerprints and isinstance(prepared[n], pl.DataFrame):
+                fingerprints[n] = content_fingerprint(prepared[n])
+    replaced: dict[str, list[str]] = {}
     if not names:
         return {}
     url = warehouse_url(url)
     pg = is_postgres(url)
     engine = make_engine(url)
+    large = [n for n in names if isinstance(prepared[n], pl.LazyFrame)]
+    bulk = (ParallelSQLiteLoad(make_url(url).database, sqlite_bulk.load_workers())
+            if large and not pg and sqlite_bulk.load_workers() > 1 else None)
     try:
-        with engine.connect() as conn:
+        with engine.connect() as conn, ExitStack() as stack:
+            if bulk is not None:
+                stack.enter_context(bulk)
+                # after the commit (or rollback): a file a transaction read cannot be detached earlier
+                stack.callback(bulk.detach, conn.connection.driver_connection)
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 if pg:
@@ -338,25 +433,38 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                     conn.exec_driver_sql("PRAGMA cache_size = -262144")
                 _drop_leftovers(conn)
                 unchanged: list[str] = []
-                if fingerprints:
+                in_place: dict[str, list[str]] = {}
+                if fingerprints or partitions:
                     existing = {n for n in names if _table_exists(conn, n)}
                     previous = _published_fingerprints(conn)
-                    unchanged = [n for n in names if n in existing and n in fingerprints
+                    previous_parts = _published_partitions(conn)
+                    unchanged = [n for n in names if n in existing and n in (fingerprints or {})
                                  and previous.get(n) == fingerprints[n]]
                     for n in unchanged:
                         counts[n] = -1
                     names = [n for n in names if n not in unchanged]
-                for name in names:
+                    for n in names:
+                        if n in existing and n in partitions and isinstance(prepared[n], pl.LazyFrame):
+                            parts = _changed_partitions(n, partitions[n], previous_parts.get(n, {}))
+                            if parts is not None:
+                                in_place[n] = parts
+                aside = [n for n in names if n not in in_place]
+                for name, parts in in_place.items():
+                    counts[name] = _replace_partitions(conn, name, prepared[name], parts, pg)
+                    replaced[name] = parts
+                for name in aside:
                     _create_aside(conn, name, pg)
-                    counts[name] = _load_table(conn, name, prepared[name], pg)
+                    counts[name] = _load_table(conn, name, prepared[name], pg, bulk)
                     if pg:
                         _index_aside(conn, name)
-                _swap(conn, names, pg)
-                if fingerprints:
-                    _record_fingerprints(conn, fingerprints, names)
+                _swap(conn, aside, pg)
+                if fingerprints or partitions:
+                    _record_fingerprints(conn, fingerprints or {}, names, partitions)
         log.info("published %s", ", ".join(f"{n} ({counts[n]} rows)" for n in names))
     finally:
         engine.dispose()
+    if report is not None:
+        report["partitions_replaced"] = replaced
     return counts
 
 

@@ -128,12 +128,15 @@ def warehouse_status(url: str) -> str:
                                      conn)
             rules = pl.read_database('select rule, count(*) as n from dq_rejected_row group by rule order by rule',
                                      conn)
-            counts = {}
+            from pipelines.warehouse.publish import published_row_counts
             from pipelines.warehouse.tables import table_names
 
+            recorded = published_row_counts(conn)
+            counts = {}
             for t in table_names():
                 if t in names:
-                    counts[t] = pl.read_database(f'select count(*) as n from "{t}"', conn)["n"][0]
+                    counts[t] = recorded[t] if t in recorded else \
+                        pl.read_database(f'select count(*) as n from "{t}"', conn)["n"][0]
     finally:
         engine.dispose()
     out = ["文件 files: " + ", ".join(f"{s} {n}" for s, n in files.iter_rows())]

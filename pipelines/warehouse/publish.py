@@ -343,6 +343,31 @@ def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], name
                          [{"t": name, "p": p, "f": f} for p, f in partitions[name].items()])
 
 
+#: Rows per table as of the last publication, so that `townstat status` need not count 35 million rows.
+ROWS_TABLE = "townstat_table_rows"
+
+
+def _record_rows(conn: Connection, rows: Mapping[str, int], delta: Mapping[str, int]) -> None:
+    """Set the row count of reloaded tables and adjust that of tables changed in place."""
+    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {ROWS_TABLE} (table_name VARCHAR(64) PRIMARY KEY, "
+                         "row_count BIGINT NOT NULL)")
+    for name, n in rows.items():
+        conn.execute(text(f"DELETE FROM {ROWS_TABLE} WHERE table_name = :t"), {"t": name})
+        conn.execute(text(f"INSERT INTO {ROWS_TABLE} VALUES (:t, :n)"), {"t": name, "n": n})
+    for name, d in delta.items():
+        conn.execute(text(f"UPDATE {ROWS_TABLE} SET row_count = row_count + :d WHERE table_name = :t"),
+                     {"t": name, "d": d})
+
+
+def published_row_counts(conn: Connection) -> dict[str, int]:
+    """Rows per table recorded at publication ({} for a warehouse published before they were)."""
+    from sqlalchemy import inspect
+
+    if not inspect(conn).has_table(ROWS_TABLE):
+        return {}
+    return dict(conn.exec_driver_sql(f"SELECT table_name, row_count FROM {ROWS_TABLE}").all())
+
+
 def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str] | None:
     """Months to reload in place, or None when the whole table is to be rebuilt aside.
 
@@ -357,14 +382,16 @@ def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str
 
 
 def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts: list[str],
-                        pg: bool) -> int:
-    """Delete the rows of `parts` from the live table and load them again (same transaction)."""
+                        pg: bool) -> tuple[int, int]:
+    """Delete the rows of `parts` from the live table and load them again (same transaction).
+
+    Returns (rows loaded, rows loaded − rows deleted)."""
     spec = SPEC_BY_NAME[name]
     key0 = spec.key[0]
     table = TABLES[name]
-    rows = 0
+    rows = deleted = 0
     for part in parts:
-        conn.execute(table.delete().where(table.c[key0] == part))
+        deleted += conn.execute(table.delete().where(table.c[key0] == part)).rowcount
         chunk = prepare_frame(name, frame.filter(pl.col(key0) == part).sort(spec.key).collect())
         if chunk.height:
             if pg:
@@ -373,7 +400,7 @@ def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts:
                 _load_sqlite(conn, name, chunk, presorted=True, target=name)
         rows += chunk.height
         log.info("%s: partition %s replaced (%d rows)", name, part, chunk.height)
-    return rows
+    return rows, rows - deleted
 
 
 def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
@@ -449,8 +476,9 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                             if parts is not None:
                                 in_place[n] = parts
                 aside = [n for n in names if n not in in_place]
+                delta: dict[str, int] = {}
                 for name, parts in in_place.items():
-                    counts[name] = _replace_partitions(conn, name, prepared[name], parts, pg)
+                    counts[name], delta[name] = _replace_partitions(conn, name, prepared[name], parts, pg)
                     replaced[name] = parts
                 for name in aside:
                     _create_aside(conn, name, pg)
@@ -458,8 +486,12 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                     if pg:
                         _index_aside(conn, name)
                 _swap(conn, aside, pg)
+                if fingerprints is not None or partitions:
+                    _record_rows(conn, {n: counts[n] for n in aside}, delta)
                 if fingerprints or partitions:
-                    _record_fingerprints(conn, fingerprints or {}, names, partitions)
+                    # an unchanged table's months are recorded too, if they were not yet
+                    late = [n for n in unchanged if n in partitions and n not in previous_parts]
+                    _record_fingerprints(conn, fingerprints or {}, names + late, partitions)
         log.info("published %s", ", ".join(f"{n} ({counts[n]} rows)" for n in names))
     finally:
         engine.dispose()
@@ -483,10 +515,14 @@ def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int) -> dic
         with engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
+                delta = {}
                 for name, df in prepared.items():
-                    conn.execute(TABLES[name].delete().where(TABLES[name].c.year == year))
+                    gone = conn.execute(TABLES[name].delete().where(TABLES[name].c.year == year)).rowcount
                     if df.height:
                         conn.execute(TABLES[name].insert(), df.to_dicts())
+                    delta[name] = df.height - gone
+                if published_row_counts(conn):
+                    _record_rows(conn, {}, delta)
     finally:
         engine.dispose()
     return {name: df.height for name, df in prepared.items()}

@@ -6,7 +6,12 @@ import os
 
 from dagster import Definitions
 
-from pipelines.defs.backfill import recompute_year_job, year_recomputed
+from pipelines.defs.backfill import (
+    county_year_recomputed,
+    recompute_county_year_job,
+    recompute_year_job,
+    year_recomputed,
+)
 from pipelines.defs.disclosure import pub_town_year
 from pipelines.defs.evaluation import eval_specialty_town
 from pipelines.defs.indicators import ind_specialty_town_year, ind_town_year
@@ -31,8 +36,8 @@ def build_definitions(raw_dir: str | None = None, warehouse_url: str | None = No
     if cache_dir is not None:
         raw = RawArea(path=raw.path, cache_dir=cache_dir)
     return Definitions(
-        assets=[*ASSETS, year_recomputed],
-        jobs=[refresh_job, recompute_year_job],
+        assets=[*ASSETS, year_recomputed, county_year_recomputed],
+        jobs=[refresh_job, recompute_year_job, recompute_county_year_job],
         sensors=[raw_area_sensor],
         schedules=[nightly_refresh],
         resources={

@@ -1,10 +1,12 @@
 """Yearly partitions: one year recomputed on its own gives the rows the full refresh gave."""
 
-from dagster import materialize
+import polars as pl
+from dagster import MultiPartitionKey, materialize
 from sqlalchemy import text
 
-from pipelines.defs.backfill import year_recomputed
+from pipelines.defs.backfill import county_year, county_year_recomputed, year_recomputed
 from pipelines.defs.resources import RawArea, Warehouse
+from pipelines.reference import TOWNS_CSV
 from pipelines.refresh import run_refresh
 from pipelines.warehouse.engine import make_engine
 from pipelines.warehouse.publish import read_table
@@ -47,3 +49,42 @@ def test_recomputing_a_year_restores_exactly_its_rows(tmp_path):
     assert result.success
     for t in TABLES:
         assert read_table(url, t).equals(before[t]), t
+
+
+def test_recomputing_one_county_year_touches_only_that_county(tmp_path):
+    """Towns of two counties; the partition (Wenxi, 2024) restores exactly Wenxi's 2024 rows."""
+    raw, url = tmp_path / "raw", f"sqlite:///{tmp_path / 'w.sqlite'}"
+    _raw(raw)
+    # a second county (Yanhu, 140802) with one enterprise in 2024
+    with (raw / "enterprise" / "reports.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"2024,{uscc(20)},企业20,140802001,3054,5000,40000000,7\n")
+    assert run_refresh(raw, url, cache_dir=str(tmp_path / "cache")).published
+    before = {t: read_table(url, t) for t in ("ind_town_year", "pub_town_year")}
+    yanhu = before["ind_town_year"].filter(pl.col("town_code") == "140802001", pl.col("year") == 2024)
+    assert yanhu["enterprises"].to_list() == [1] and yanhu["county_code"].to_list() == ["140802"]
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        # Wenxi's 2024 rows deleted, Yanhu's 2024 row altered: only the first is the partition's to mend
+        for t in ("ind_town_year", "pub_town_year"):
+            conn.execute(text(f"DELETE FROM {t} WHERE year = 2024 AND county_code = '140823'"))
+        conn.execute(text("UPDATE ind_town_year SET enterprises = 99 WHERE town_code = '140802001' AND year = 2024"))
+    engine.dispose()
+
+    result = materialize([county_year_recomputed], partition_key=MultiPartitionKey({"county": "140823", "year": "2024"}),
+                         resources={"raw_area": RawArea(path=str(raw)), "warehouse": Warehouse(url=url)})
+    assert result.success
+    after = read_table(url, "ind_town_year")
+    assert after.filter(pl.col("county_code") == "140823").equals(
+        before["ind_town_year"].filter(pl.col("county_code") == "140823"))
+    assert after.filter(pl.col("town_code") == "140802001", pl.col("year") == 2024)["enterprises"].to_list() == [99]
+    assert read_table(url, "pub_town_year").filter(pl.col("county_code") == "140823").equals(
+        before["pub_town_year"].filter(pl.col("county_code") == "140823"))
+
+
+def test_county_year_partitions_cover_every_shanxi_county():
+    counties = county_year.get_partitions_def_for_dimension("county").get_partition_keys()
+    # 117 county-level divisions in the shipped reference, every one a 6-digit 14xxxx code
+    towns = pl.read_csv(TOWNS_CSV, infer_schema=False)
+    assert counties == sorted(towns["county_code"].unique().to_list())
+    assert len(counties) == towns["county_code"].n_unique() and all(c.startswith("14") and len(c) == 6 for c in counties)

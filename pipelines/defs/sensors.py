@@ -30,11 +30,10 @@ from dagster import (
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
-    in_process_executor,
-    multiprocess_executor,
     sensor,
 )
 
+from pipelines.defs.executors import job_executor
 from pipelines.defs.resources import RawArea
 from pipelines.ingest.inventory import (
     HashCache,
@@ -52,21 +51,12 @@ REFRESH_TAG = "townstat/refresh"  # on every run of `refresh`: the run queue all
 
 
 
-def _executor():
-    """`TOWNSTAT_EXECUTOR`: `multiprocess` (default: each step in its own process, sources
-    ingested in parallel) or `in_process` (one process: less start-up per step, for small
-    machines and the end-to-end test)."""
-    if os.environ.get("TOWNSTAT_EXECUTOR", "multiprocess") == "in_process":
-        return in_process_executor
-    return multiprocess_executor
-
-
 refresh_job = define_asset_job(
     # the yearly backfill asset is partitioned and runs in its own job (`recompute_year`)
     "refresh", selection=AssetSelection.all() - AssetSelection.groups("backfill"),
     description="整个仓库的刷新 / refresh the whole warehouse",
     run_tags={REFRESH_TAG: "warehouse"},
-    executor_def=_executor(),
+    executor_def=job_executor(),
 )
 
 

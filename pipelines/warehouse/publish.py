@@ -500,16 +500,23 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     return counts
 
 
-def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int) -> dict[str, int]:
+def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int,
+                 county: str | None = None) -> dict[str, int]:
     """Replace one year's rows of each table in `frames`, in one transaction.
 
     For recomputing or backfilling a single year of the indicator, evaluation and
-    published tables: the rows of other years are left as they are.
+    published tables: the rows of other years are left as they are. With `county`, only
+    that county's rows of the year (tables with a `county_code` column).
     """
     prepared = {name: prepare_frame(name, df) for name, df in frames.items()}
     for name, df in prepared.items():
         if df.height and set(df["year"].unique().to_list()) != {year}:
             raise PublishError(f"{name}: rows of other years than {year} given to replace_year")
+        if county is not None:
+            if "county_code" not in TABLES[name].c:
+                raise PublishError(f"{name} has no county_code: it cannot be replaced for one county")
+            if df.height and set(df["county_code"].unique().to_list()) != {county}:
+                raise PublishError(f"{name}: rows of other counties than {county} given to replace_year")
     engine = make_engine(warehouse_url(url))
     try:
         with engine.connect() as conn:
@@ -517,7 +524,9 @@ def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int) -> dic
             with conn.begin():
                 delta = {}
                 for name, df in prepared.items():
-                    gone = conn.execute(TABLES[name].delete().where(TABLES[name].c.year == year)).rowcount
+                    t = TABLES[name]
+                    where = t.c.year == year if county is None else (t.c.year == year) & (t.c.county_code == county)
+                    gone = conn.execute(t.delete().where(where)).rowcount
                     if df.height:
                         conn.execute(TABLES[name].insert(), df.to_dicts())
                     delta[name] = df.height - gone

@@ -282,8 +282,8 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
     key = SPEC_BY_NAME[name].key
     counts = frame.group_by(key[0]).agg(pl.len()).collect()
     if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_bulk.PARALLEL_MIN_ROWS:
-        ddl = str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), name, with_indexes=False))
-                  .compile(dialect=conn.dialect)).strip()
+        ddl = str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), sqlite_bulk.SCRATCH_TABLE,
+                                          with_indexes=False)).compile(dialect=conn.dialect)).strip()
         return bulk.load(conn.connection.driver_connection, name, name + NEW, ddl, frame, key[0], counts)
     values = counts[key[0]].sort()
     rows = 0
@@ -368,6 +368,21 @@ def published_row_counts(conn: Connection) -> dict[str, int]:
     return dict(conn.exec_driver_sql(f"SELECT table_name, row_count FROM {ROWS_TABLE}").all())
 
 
+#: A table built every run (a DataFrame) with at least this many rows is also compared per
+#: value of its key's first column (e.g. dq_rejected_row per file), so one new file reloads one slice.
+PARTITION_MIN_ROWS = 100_000
+
+
+def content_partitions(name: str, df: pl.DataFrame) -> dict[str, str]:
+    """A digest of the rows per value of the key's first column (a text column)."""
+    key0 = SPEC_BY_NAME[name].key[0]
+    hashed = df.select(pl.col(key0), df.hash_rows(seed=0x746F776E).alias("h"))
+    out = {}
+    for (part,), group in hashed.partition_by(key0, as_dict=True).items():  # one per file or month
+        out[str(part)] = hashlib.sha256(group["h"].sort().to_numpy().tobytes()).hexdigest()
+    return out
+
+
 def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str] | None:
     """Months to reload in place, or None when the whole table is to be rebuilt aside.
 
@@ -435,8 +450,13 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     if fingerprints is not None:
         fingerprints = dict(fingerprints)
         for n in names:
-            if n not in fingerprints and isinstance(prepared[n], pl.DataFrame):
-                fingerprints[n] = content_fingerprint(prepared[n])
+            frame = prepared[n]
+            if n not in fingerprints and isinstance(frame, pl.DataFrame):
+                fingerprints[n] = content_fingerprint(frame)
+                key0 = SPEC_BY_NAME[n].key[0]
+                if (n not in partitions and frame.height >= PARTITION_MIN_ROWS
+                        and frame.schema[key0] == pl.String):
+                    partitions[n] = content_partitions(n, frame)
     replaced: dict[str, list[str]] = {}
     if not names:
         return {}
@@ -471,14 +491,14 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                         counts[n] = -1
                     names = [n for n in names if n not in unchanged]
                     for n in names:
-                        if n in existing and n in partitions and isinstance(prepared[n], pl.LazyFrame):
+                        if n in existing and n in partitions:
                             parts = _changed_partitions(n, partitions[n], previous_parts.get(n, {}))
                             if parts is not None:
                                 in_place[n] = parts
                 aside = [n for n in names if n not in in_place]
                 delta: dict[str, int] = {}
                 for name, parts in in_place.items():
-                    counts[name], delta[name] = _replace_partitions(conn, name, prepared[name], parts, pg)
+                    counts[name], delta[name] = _replace_partitions(conn, name, prepared[name].lazy(), parts, pg)
                     replaced[name] = parts
                 for name in aside:
                     _create_aside(conn, name, pg)

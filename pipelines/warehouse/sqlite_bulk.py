@@ -28,6 +28,9 @@ import polars as pl
 
 log = logging.getLogger(__name__)
 
+#: The table's name inside a scratch file: never a warehouse table's name, so that an unqualified
+#: name in the publisher's SQL (DROP TABLE, ALTER TABLE) can never resolve to an attached file.
+SCRATCH_TABLE = "townstat_scratch_rows"
 #: SQLite attaches at most 10 databases to one connection; the chunks of one publication share them.
 MAX_CHUNKS_PER_TABLE = 4
 #: A query plan larger than this carries its data with it; it is written to Parquet first.
@@ -61,7 +64,9 @@ def chunk_ranges(counts: pl.DataFrame, column: str, n_chunks: int) -> list[list[
 
 def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: list[object],
                  path: str) -> int:
-    """In a worker: one scratch SQLite file holding the rows of `values`, in key order."""
+    """In a worker: one scratch SQLite file holding the rows of `values`, in key order.
+
+    `ddl` creates the table under the name `SCRATCH_TABLE`."""
     from pipelines.warehouse.publish import _sqlite_rows, prepare_frame
     from pipelines.warehouse.tables import SPEC_BY_NAME
 
@@ -78,7 +83,7 @@ def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: 
         for value in values:
             chunk = prepare_frame(name, frame.filter(pl.col(column) == value).sort(key).collect())
             chunk = _sqlite_rows(name, chunk, presorted=True)
-            sql = (f"INSERT INTO \"{name}\" ({', '.join(chr(34) + c + chr(34) for c in chunk.columns)}) "
+            sql = (f"INSERT INTO {SCRATCH_TABLE} ({', '.join(chr(34) + c + chr(34) for c in chunk.columns)}) "
                    f"VALUES ({', '.join('?' for _ in chunk.columns)})")
             for off in range(0, chunk.height, 200_000):
                 batch = chunk.slice(off, 200_000)
@@ -158,8 +163,8 @@ class ParallelSQLiteLoad:
             dbapi_conn.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
             self.attached.append(alias)
             if cols is None:
-                cols = ", ".join(f'"{r[1]}"' for r in dbapi_conn.execute(f"PRAGMA {alias}.table_info(\"{name}\")"))
-            dbapi_conn.execute(f'INSERT INTO main."{target}" ({cols}) SELECT {cols} FROM {alias}."{name}"')
+                cols = ", ".join(f'"{r[1]}"' for r in dbapi_conn.execute(f"PRAGMA {alias}.table_info({SCRATCH_TABLE})"))
+            dbapi_conn.execute(f'INSERT INTO main."{target}" ({cols}) SELECT {cols} FROM {alias}.{SCRATCH_TABLE}')
             rows += n
             msg = f"{name}: loaded {rows} rows ({i + 1}/{len(futures)} parts)"
             log.info(msg)

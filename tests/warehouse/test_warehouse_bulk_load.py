@@ -89,3 +89,12 @@ def test_parallel_load_failure_leaves_previous_state(tmp_path: Path, monkeypatch
     assert_frame_equal(read_table(url, "fact_employment_month"),
                        pub.prepare_frame("fact_employment_month", good).sort("period", "person_key", "employer_uscc"))
     assert not list(tmp_path.glob(".townstat-load-*"))
+
+
+def test_scratch_table_name_never_shadows_a_warehouse_table():
+    # the publisher's DROP/ALTER TABLE names are unqualified: on a first load (no such table in
+    # main yet) SQLite would resolve them in an attached scratch file of the same name
+    from pipelines.warehouse.tables import table_names
+
+    assert bulk.SCRATCH_TABLE not in table_names()
+    assert not any(bulk.SCRATCH_TABLE.startswith(t) for t in table_names())

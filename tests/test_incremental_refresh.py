@@ -1,0 +1,88 @@
+"""The nightly case end to end: a refresh after one new file reuses what did not change and
+publishes exactly what a refresh from scratch would."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import polars as pl
+
+from pipelines.ingest.inventory import HASH_CACHE_FILE, HashCache, scan_raw_area
+from pipelines.refresh import run_refresh
+from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.tables import table_names
+from tests.ingest.rawfiles import GUOJIAZHUANG, TONGCHENG, person, uscc, write_csv
+
+
+def _raw(root):
+    header = "统计年度,统一社会信用代码,单位详细名称,乡镇代码,行业代码,工业总产值(元),营业收入(元),从业人员期末人数"
+    rows = [f"2024,{uscc(i)},企业{i},{TONGCHENG if i % 2 else GUOJIAZHUANG},3054,{1000 * i},{30_000_000 * (i % 3)},{i}"
+            for i in range(1, 9)]
+    write_csv(root / "enterprise" / "reports.csv", [header, *rows])
+    for m in (1, 2, 3):
+        write_csv(root / "tax" / f"税收_2024{m:02d}.csv", ["所属期,纳税人识别号,增值税",
+                                                         *[f"2024-{m:02d},{uscc(i)},{10 * i + m}" for i in range(1, 9)]])
+    write_csv(root / "employment" / "e.csv", ["所属期,公民身份号码,单位统一社会信用代码,户籍地区划代码",
+                                              *[f"2024-12,{person(i)},{uscc(i)},140823" for i in range(1, 9)]])
+
+
+def _tables(url: str) -> dict[str, pl.DataFrame]:
+    return {t: read_table(url, t) for t in table_names()}
+
+
+def test_new_tax_file_reloads_its_month_only_and_matches_a_fresh_refresh(tmp_path):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    _raw(raw)
+    assert run_refresh(raw, url, cache_dir=str(cache)).published
+    facts = cache.glob("*/facts/*.parquet")
+    assert sorted(p.name.split("-")[0] for p in facts) == ["employment", "enterprise", "registry", "tax"]
+
+    # a re-sent February: one amount changed (uscc 3: 32 → 99)
+    write_csv(raw / "tax" / "税收_202402_补报.csv", ["所属期,纳税人识别号,增值税",
+                                                  *[f"2024-02,{uscc(i)},{99 if i == 3 else 10 * i + 2}"
+                                                    for i in range(1, 9)]], mtime=2_000_000_000)
+    con = sqlite3.connect(tmp_path / "w.sqlite")
+    # mark the rows as they are now: a month reloaded in place gets new rows, the others keep these
+    con.execute("UPDATE fact_tax_month SET source_row = source_row + 1000")
+    con.commit()
+    con.close()
+    outcome = run_refresh(raw, url, cache_dir=str(cache))
+    assert outcome.published
+
+    tax = read_table(url, "fact_tax_month")
+    kept = tax.filter(pl.col("period") != "2024-02")
+    assert kept["source_row"].min() > 1000, "January and March were reloaded though unchanged"
+    feb = tax.filter(pl.col("period") == "2024-02")
+    assert feb["source_row"].max() < 1000 and feb.height == 8
+    assert feb.filter(pl.col("uscc") == uscc(3))["vat"].to_list() == [99.0]
+    # the unchanged sources' facts were staged from the cache: one fact file per source, still
+    assert len(list(cache.glob("*/facts/tax-*.parquet"))) == 1
+    assert len(list(cache.glob("*/facts/employment-*.parquet"))) == 1
+
+    # everything else equals a refresh from scratch (no cache, new warehouse)
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    assert run_refresh(raw, fresh, cache_dir=str(tmp_path / "cache2")).published
+    got, want = _tables(url), _tables(fresh)
+    for t in table_names():
+        g, w = got[t], want[t]
+        if t == "fact_tax_month":
+            g = g.with_columns(pl.when(pl.col("source_row") > 1000).then(pl.col("source_row") - 1000)
+                               .otherwise(pl.col("source_row")).alias("source_row"))
+        assert g.equals(w), t
+    assert want["ind_town_year"]["tax_total"].sum() == sum(10 * i + m for i in range(1, 9) for m in (1, 3)) + \
+        sum(99 if i == 3 else 10 * i + 2 for i in range(1, 9))
+
+
+def test_scan_remembers_hashes_and_sees_changed_bytes(tmp_path):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    f = write_csv(raw / "tax" / "a.csv", ["所属期,纳税人识别号,增值税", f"2024-01,{uscc(1)},1"])
+    plain = scan_raw_area(raw)
+    HashCache._memory.clear()
+    assert scan_raw_area(raw, str(cache)) == plain
+    assert (cache / HASH_CACHE_FILE).is_file()
+    # same size, other bytes: the ctime changed, so the file is hashed again
+    f.write_text(f.read_text(encoding="utf-8").replace(",1\n", ",2\n"), encoding="utf-8")
+    HashCache._memory.clear()
+    again = scan_raw_area(raw, str(cache))
+    assert again[0].sha256 != plain[0].sha256 and again == scan_raw_area(raw)

@@ -16,7 +16,7 @@ from dagster import (
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
-from pipelines.defs.resources import Reports, Warehouse
+from pipelines.defs.resources import Reports
 
 GX_KEY = AssetKey(["dq", "expectations"])
 
@@ -24,6 +24,21 @@ GX_KEY = AssetKey(["dq", "expectations"])
 SUITE_TABLES = ("dim_town", "dim_specialty_town", "fact_enterprise_year", "ind_town_year",
                 "ind_specialty_town_year", "eval_criterion", "eval_specialty_town", "pub_town_year",
                 "dq_file", "dq_rejected_row", "dq_flag")
+
+
+def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.DataFrame,
+                 ind_specialty: pl.DataFrame, evaluation: FrameBundle, pub: pl.DataFrame,
+                 dq: FrameBundle, flags: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The staged frames of `SUITE_TABLES`: what the suite checks and the reports show."""
+    frames = {
+        "dim_town": refs["dim_town"], "dim_specialty_town": refs["dim_specialty_town"],
+        "fact_enterprise_year": enterprise["fact"], "ind_town_year": ind_town,
+        "ind_specialty_town_year": ind_specialty, "eval_criterion": evaluation["eval_criterion"],
+        "eval_specialty_town": evaluation["eval_specialty_town"], "pub_town_year": pub,
+        "dq_file": dq["dq_file"], "dq_rejected_row": dq["dq_rejected_row"], "dq_flag": flags,
+    }
+    assert set(frames) == set(SUITE_TABLES)
+    return frames
 
 
 @asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
@@ -45,13 +60,7 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, refs: Fram
         return
     from pipelines.quality.expectations import validate_warehouse
 
-    frames = {
-        "dim_town": refs["dim_town"], "dim_specialty_town": refs["dim_specialty_town"],
-        "fact_enterprise_year": enterprise["fact"], "ind_town_year": ind_town,
-        "ind_specialty_town_year": ind_specialty, "eval_criterion": evaluation["eval_criterion"],
-        "eval_specialty_town": evaluation["eval_specialty_town"], "pub_town_year": pub,
-        "dq_file": dq["dq_file"], "dq_rejected_row": dq["dq_rejected_row"], "dq_flag": flags,
-    }
+    frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
     docs = reports.root / "data_docs"
     with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
         staging = f"sqlite:///{tmp}/staging.sqlite"
@@ -69,23 +78,27 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, refs: Fram
 
 
 @asset(key=["reports", "bureau"], group_name="reports", kinds={"html", "excel"},
+       ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
        deps=[AssetKey(["warehouse", "published"])],
        description="数据质量报告、评价工作簿与图表 / the quality report, the evaluation workbook "
-                   "and the dashboard, from the published warehouse")
-def bureau_reports(context: AssetExecutionContext, warehouse: Warehouse, reports: Reports) -> Output[dict]:
+                   "and the dashboard, of what was just published")
+def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: FrameBundle,
+                   enterprise: FrameBundle, ind_town: pl.DataFrame, ind_specialty: pl.DataFrame,
+                   evaluation: FrameBundle, pub: pl.DataFrame, dq: FrameBundle,
+                   flags: pl.DataFrame) -> Output[dict]:
     from pipelines.reports.dashboard import write_dashboard
     from pipelines.reports.quality_report import write_quality_report
     from pipelines.reports.workbook import write_evaluation_workbook
-    from pipelines.warehouse.publish import read_table
 
+    # the frames just published (the same rows `townstat report` reads back from the warehouse)
+    frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
     root = reports.root
     root.mkdir(parents=True, exist_ok=True)
-    written = {"quality_report": write_quality_report(warehouse.url, root / "quality.html"),
-               "dashboard": write_dashboard(warehouse.url, root / "dashboard.html")}
-    years = read_table(warehouse.url, "eval_specialty_town")["year"].unique().sort()
+    written = {"quality_report": write_quality_report(frames, root / "quality.html"),
+               "dashboard": write_dashboard(frames, root / "dashboard.html")}
+    years = frames["eval_specialty_town"]["year"].unique().sort()
     if len(years):
         year = int(years[-1])
-        written["workbook"] = write_evaluation_workbook(warehouse.url, year,
-                                                        root / f"evaluation_{year}.xlsx")
+        written["workbook"] = write_evaluation_workbook(frames, year, root / f"evaluation_{year}.xlsx")
     return Output({k: str(v) for k, v in written.items()},
                   metadata={k: MetadataValue.path(str(v.resolve())) for k, v in written.items()})

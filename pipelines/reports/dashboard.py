@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from pipelines.warehouse import read_table
+from pipelines.reports.tables import TableSource, table_reader
 
 WAN = 10_000.0
 CRITERION_ZH = {"concentration": "产业集中度", "scale": "产业规模", "market": "市场占有率",
@@ -65,14 +65,15 @@ def _town_bars(pub: pl.DataFrame, names: dict[str, str], col: str, scale: float,
     return _layout(fig, title, ytitle)
 
 
-def build_figures(url: str) -> list[tuple[str, go.Figure]]:
+def build_figures(url: TableSource) -> list[tuple[str, go.Figure]]:
     """The dashboard's charts, in page order, as (id, figure)."""
-    pub = read_table(url, "pub_town_year")
-    towns = read_table(url, "dim_town")
-    stowns = read_table(url, "dim_specialty_town")
-    crit = read_table(url, "eval_criterion")
-    ev = read_table(url, "eval_specialty_town")
-    ind_s = read_table(url, "ind_specialty_town_year")
+    read = table_reader(url)
+    pub = read("pub_town_year")
+    towns = read("dim_town")
+    stowns = read("dim_specialty_town")
+    crit = read("eval_criterion")
+    ev = read("eval_specialty_town")
+    ind_s = read("ind_specialty_town_year")
     tname = dict(towns.select("town_code", "town_name").iter_rows())
     sname = dict(stowns.select("id", "name").iter_rows())
     figs: list[tuple[str, go.Figure]] = []
@@ -136,12 +137,15 @@ def build_figures(url: str) -> list[tuple[str, go.Figure]]:
     return figs
 
 
-def write_dashboard(url: str, out: Path) -> Path:
-    """Write the dashboard to ``out`` (one HTML file, plotly.js inlined); returns ``out``."""
+def write_dashboard(url: TableSource, out: Path) -> Path:
+    """Write the dashboard to ``out`` (one HTML file, plotly.js inlined); returns ``out``.
+
+    ``url``: the warehouse, or the published frames by table name (`reports/tables.py`)."""
+    read = table_reader(url)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figs = build_figures(url)
-    dq_file = read_table(url, "dq_file")
+    dq_file = read("dq_file")
     mtime = dq_file["mtime"].max() if dq_file.height else None
     config = {"displaylogo": False, "responsive": True,
               "modeBarButtonsToRemove": ["sendDataToCloud"]}

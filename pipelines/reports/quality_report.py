@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.warehouse import read_table
+from pipelines.reports.tables import TableSource, table_reader
 
 SNAPSHOT_NAME = "quality_snapshot.json"
 SNAPSHOT_FIELDS = ("path", "source", "status", "sha256", "rows_read", "rows_loaded",
@@ -153,7 +153,7 @@ def _rejected_section(rej: pl.DataFrame) -> str:
     if rej.height == 0:
         return "".join(out) + "<p>无拒收行 / no rejected rows.</p>"
     summary = rej.group_by("rule").agg(pl.len().alias("n"), pl.col("source_row").n_unique()
-                                       .alias("rows")).sort("n", descending=True)
+                                       .alias("rows")).sort(["n", "rule"], descending=[True, False])
     out.append("<table><thead><tr><th>规则 <span class=en>rule</span></th><th>记录数 <span class=en>"
                "records</span></th></tr></thead><tbody>")
     for r in summary.iter_rows(named=True):
@@ -197,7 +197,7 @@ def _flags_section(flags: pl.DataFrame, names: dict[str, str]) -> str:
     if flags.height == 0:
         return "".join(out) + "<p>无预警 / no warnings.</p>"
     df = flags.with_columns(pl.col("key").map_elements(_uscc_of, return_dtype=pl.String).alias("uscc"))
-    counts = df.group_by("rule").len().sort("len", descending=True)
+    counts = df.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
     out.append("<table><thead><tr><th>预警规则 <span class=en>rule</span></th><th>条数 <span class=en>"
                "flags</span></th></tr></thead><tbody>")
     for r in counts.iter_rows(named=True):
@@ -243,7 +243,7 @@ def _changes_section(diff: dict[str, list], previous_at: str | None) -> str:
     return "".join(out)
 
 
-def write_quality_report(url: str, out: Path, previous: Path | None = None) -> Path:
+def write_quality_report(url: TableSource, out: Path, previous: Path | None = None) -> Path:
     """Write the data-quality report to ``out`` (HTML) and ``quality_snapshot.json`` beside it.
 
     ``previous`` is the snapshot to compare with; by default the ``quality_snapshot.json``
@@ -255,10 +255,11 @@ def write_quality_report(url: str, out: Path, previous: Path | None = None) -> P
     prev_path = Path(previous) if previous is not None else snap_path
     before = json.loads(prev_path.read_text(encoding="utf-8")) if prev_path.is_file() else None
 
-    dq_file = read_table(url, "dq_file")
-    rej = read_table(url, "dq_rejected_row")
-    flags = read_table(url, "dq_flag")
-    ent = read_table(url, "fact_enterprise_year").sort("year").select("uscc", "name")
+    read = table_reader(url)
+    dq_file = read("dq_file")
+    rej = read("dq_rejected_row")
+    flags = read("dq_flag")
+    ent = read("fact_enterprise_year").sort("year").select("uscc", "name")
     names = dict(ent.unique("uscc", keep="last").iter_rows())
 
     snapshot = file_snapshot(dq_file)

@@ -27,7 +27,7 @@ import xlsxwriter
 
 from pipelines.evaluation.criteria import load_criteria_sets
 from pipelines.indicators.catalogue import CATALOGUE, Indicator
-from pipelines.warehouse import read_table
+from pipelines.reports.tables import TableSource, table_reader
 
 HEADER_ROW = 4  # 1-based row of the column headers on every data sheet; data start below it
 TOWN_SHEET = "乡镇指标"
@@ -150,17 +150,18 @@ def _fmt_time(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M")
 
 
-def write_evaluation_workbook(url: str, year: int, out: Path) -> Path:
+def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
     """Write the evaluation workbook for ``year`` to ``out`` (.xlsx); returns ``out``."""
+    read = table_reader(url)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dq_file = read_table(url, "dq_file")
-    towns = read_table(url, "dim_town")
-    stowns = read_table(url, "dim_specialty_town")
-    ev = read_table(url, "eval_specialty_town").filter(pl.col("year") == year)
-    crit = read_table(url, "eval_criterion").filter(pl.col("year") == year)
-    pub = read_table(url, "pub_town_year").filter(pl.col("year") <= year)
-    ind_s = read_table(url, "ind_specialty_town_year").filter(pl.col("year") <= year)
+    dq_file = read("dq_file")
+    towns = read("dim_town")
+    stowns = read("dim_specialty_town")
+    ev = read("eval_specialty_town").filter(pl.col("year") == year)
+    crit = read("eval_criterion").filter(pl.col("year") == year)
+    pub = read("pub_town_year").filter(pl.col("year") <= year)
+    ind_s = read("ind_specialty_town_year").filter(pl.col("year") <= year)
     data_time, data_time_what = _data_date(dq_file)
     date_text = f"数据截至 / data as of: {_fmt_time(data_time)}"
     sname = dict(stowns.select("id", "name").iter_rows())

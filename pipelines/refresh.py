@@ -29,11 +29,23 @@ class RefreshOutcome:
     warehouse_url: str = ""
     run_id: str = ""
     step_seconds: dict[str, float] = field(default_factory=dict)
+    # rows loaded per table by the publication; -1: the table was unchanged and kept
+    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.published and bool(self.tables) and all(n < 0 for n in self.tables.values())
 
     def summary_text(self) -> str:
         lines = []
-        if self.published:
+        if self.nothing_new:
+            lines.append(f"无新内容：每张表都与上次发布相同，未改动数据仓库 / nothing new: every table equals "
+                         f"its last publication; the warehouse was left as it was ({self.seconds:.1f}s)")
+        elif self.published:
+            kept = sorted(t for t, n in self.tables.items() if n < 0)
             lines.append(f"已发布 / published in {self.seconds:.1f}s (run {self.run_id[:8]})")
+            if kept:
+                lines.append(f"  未变、保留的表 unchanged tables kept: {', '.join(kept)}")
             for s in self.failed_steps:
                 lines.append(f"  发布后的步骤失败 step failed after publication: {s}")
         else:
@@ -103,8 +115,9 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
             progress("步骤耗时 step times: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
         # reports come after publication: their failure is reported, the warehouse stands
         published = "warehouse/published" in done
+        tables = result.output_for_node("warehouse__published") if published else {}
         return RefreshOutcome(published, time.time() - t0, failed_checks, failed_steps, warehouse_url,
-                              result.run_id, steps)
+                              result.run_id, steps, tables)
 
 
 def _preload_expectations() -> None:

@@ -86,3 +86,53 @@ def test_scan_remembers_hashes_and_sees_changed_bytes(tmp_path):
     HashCache._memory.clear()
     again = scan_raw_area(raw, str(cache))
     assert again[0].sha256 != plain[0].sha256 and again == scan_raw_area(raw)
+
+
+def test_a_refresh_with_nothing_new_changes_nothing_and_says_so(tmp_path):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    _raw(raw)
+    first = run_refresh(raw, url, cache_dir=str(cache))
+    assert first.published and not first.nothing_new
+    assert first.tables["fact_tax_month"] == 24 and first.tables["ind_town_year"] > 0
+    con = sqlite3.connect(tmp_path / "w.sqlite")
+    version = con.execute("PRAGMA data_version").fetchone()
+    changes = con.total_changes
+    again = run_refresh(raw, url, cache_dir=str(cache))
+    assert again.nothing_new, again.tables
+    assert set(again.tables) == set(table_names()) and all(n == -1 for n in again.tables.values())
+    assert "nothing new" in again.summary_text() and "无新内容" in again.summary_text()
+    # not one row written: the file's content is what it was
+    assert con.execute("SELECT count(*) FROM fact_tax_month").fetchone() == (24,)
+    assert con.total_changes == changes and con.execute("PRAGMA data_version").fetchone() == version
+    con.close()
+
+
+def test_only_the_years_whose_inputs_changed_are_rewritten(tmp_path):
+    """Enterprise reports for 2023 and 2024; a re-sent 2024 tax month rewrites 2024's derived rows only."""
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    _raw(raw)
+    header = "统计年度,统一社会信用代码,单位详细名称,乡镇代码,行业代码,工业总产值(元),营业收入(元),从业人员期末人数"
+    write_csv(raw / "enterprise" / "reports_2023.csv",
+              [header, *[f"2023,{uscc(i)},企业{i},{TONGCHENG},3054,{500 * i},{20_000_000},{i}" for i in range(1, 9)]])
+    assert run_refresh(raw, url, cache_dir=str(cache)).published
+    con = sqlite3.connect(tmp_path / "w.sqlite")
+    # mark every derived row: a rewritten row loses the mark, a kept one keeps it
+    con.execute("UPDATE ind_town_year SET output_value = output_value + 0.25")
+    con.execute("UPDATE pub_town_year SET enterprises = enterprises + 1000 WHERE enterprises IS NOT NULL")
+    con.commit()
+    marked = {t: read_table(url, t) for t in ("ind_town_year", "pub_town_year")}
+    write_csv(raw / "tax" / "税收_202402_补报.csv", ["所属期,纳税人识别号,增值税",
+                                                  *[f"2024-02,{uscc(i)},{77 if i == 5 else 10 * i + 2}"
+                                                    for i in range(1, 9)]], mtime=2_000_000_000)
+    assert run_refresh(raw, url, cache_dir=str(cache)).published
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    assert run_refresh(raw, fresh, cache_dir=str(tmp_path / "cache2")).published
+    for t in ("ind_town_year", "pub_town_year"):
+        got, want = read_table(url, t), read_table(fresh, t)
+        assert got.filter(pl.col("year") == 2024).equals(want.filter(pl.col("year") == 2024)), t
+        # 2023's inputs did not change: its rows were not rewritten (they still carry the mark)
+        assert got.filter(pl.col("year") == 2023).equals(marked[t].filter(pl.col("year") == 2023)), t
+        assert not got.filter(pl.col("year") == 2023).equals(want.filter(pl.col("year") == 2023)), t
+    con.close()

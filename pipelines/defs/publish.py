@@ -52,7 +52,8 @@ def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, re
     counts = publish(warehouse.url, frames, fingerprints=fingerprints, partitions=partitions, report=report)
     unchanged = [t for t, n in counts.items() if n < 0]
     for table, parts in report.get("partitions_replaced", {}).items():
-        context.log.info(f"{table}: 只重载变化的月份 only the changed months reloaded: {', '.join(parts) or '-'}")
+        context.log.info(f"{table}: 只重载变化的分区（文件、月份、年度）only the changed partitions (files, months, years) "
+                         f"reloaded: {', '.join(parts) or '-'}")
     safe_url = warehouse.url.split("@")[-1] if "@" in warehouse.url else warehouse.url
     return Output(counts, metadata={
         "tables": MetadataValue.json(counts),

@@ -368,29 +368,50 @@ def published_row_counts(conn: Connection) -> dict[str, int]:
     return dict(conn.exec_driver_sql(f"SELECT table_name, row_count FROM {ROWS_TABLE}").all())
 
 
-#: A table built every run (a DataFrame) with at least this many rows is also compared per
-#: value of its key's first column (e.g. dq_rejected_row per file), so one new file reloads one slice.
+#: The column a table's rows are republished by, when not its key's first column: the derived
+#: tables by year, so that one changed year of inputs rewrites that year's rows only.
+PARTITION_COLUMNS = {"ind_town_year": "year", "ind_specialty_town_year": "year", "eval_criterion": "year",
+                     "eval_specialty_town": "year", "pub_town_year": "year"}
+#: Any other table built every run (a DataFrame) with at least this many rows is compared per value
+#: of its key's first column too (dq_rejected_row per file), so one new file reloads one slice.
 PARTITION_MIN_ROWS = 100_000
 
 
+def partition_column(name: str) -> str:
+    return PARTITION_COLUMNS.get(name, SPEC_BY_NAME[name].key[0])
+
+
+def _part_value(name: str, part: str) -> str | int:
+    """A partition's name (text, as recorded) as a value of its column."""
+    return int(part) if polars_schema(name)[partition_column(name)].is_integer() else part
+
+
 def content_partitions(name: str, df: pl.DataFrame) -> dict[str, str]:
-    """A digest of the rows per value of the key's first column (a text column)."""
-    key0 = SPEC_BY_NAME[name].key[0]
-    hashed = df.select(pl.col(key0), df.hash_rows(seed=0x746F776E).alias("h"))
+    """A digest of the rows per value of the table's partition column (file, month, year)."""
+    col = partition_column(name)
+    hashed = df.select(pl.col(col), df.hash_rows(seed=0x746F776E).alias("h"))
     out = {}
-    for (part,), group in hashed.partition_by(key0, as_dict=True).items():  # one per file or month
+    for (part,), group in hashed.partition_by(col, as_dict=True).items():  # one per file, month or year
         out[str(part)] = hashlib.sha256(group["h"].sort().to_numpy().tobytes()).hexdigest()
     return out
 
 
-def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str] | None:
-    """Months to reload in place, or None when the whole table is to be rebuilt aside.
+def _partitioned_by_content(name: str, df: pl.DataFrame) -> bool:
+    col = partition_column(name)
+    dtype = df.schema.get(col)
+    if dtype is None or not (dtype == pl.String or dtype.is_integer()):
+        return False
+    return name in PARTITION_COLUMNS or df.height >= PARTITION_MIN_ROWS
 
-    In place only when the table was published with partition fingerprints, its key starts
-    with a text partition column, and at most half of the partitions changed.
+
+def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str] | None:
+    """Partitions to reload in place, or None when the whole table is to be rebuilt aside.
+
+    In place only when the table was published with partition fingerprints, its partition
+    column is text or an integer, and at most half of the partitions changed.
     """
-    key0 = SPEC_BY_NAME[name].key[0]
-    if not old or polars_schema(name)[key0] != pl.String:
+    dtype = polars_schema(name)[partition_column(name)]
+    if not old or not (dtype == pl.String or dtype.is_integer()):
         return None
     changed = sorted({p for p, f in new.items() if old.get(p) != f} | (set(old) - set(new)))
     return changed if len(changed) <= max(1, len(new) // 2) else None
@@ -402,12 +423,13 @@ def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts:
 
     Returns (rows loaded, rows loaded − rows deleted)."""
     spec = SPEC_BY_NAME[name]
-    key0 = spec.key[0]
+    col = partition_column(name)
     table = TABLES[name]
     rows = deleted = 0
     for part in parts:
-        deleted += conn.execute(table.delete().where(table.c[key0] == part)).rowcount
-        chunk = prepare_frame(name, frame.filter(pl.col(key0) == part).sort(spec.key).collect())
+        value = _part_value(name, part)
+        deleted += conn.execute(table.delete().where(table.c[col] == value)).rowcount
+        chunk = prepare_frame(name, frame.filter(pl.col(col) == value).sort(spec.key).collect())
         if chunk.height:
             if pg:
                 _load_postgres(conn, name, chunk, target=name)
@@ -453,9 +475,7 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
             frame = prepared[n]
             if n not in fingerprints and isinstance(frame, pl.DataFrame):
                 fingerprints[n] = content_fingerprint(frame)
-                key0 = SPEC_BY_NAME[n].key[0]
-                if (n not in partitions and frame.height >= PARTITION_MIN_ROWS
-                        and frame.schema[key0] == pl.String):
+                if n not in partitions and _partitioned_by_content(n, frame):
                     partitions[n] = content_partitions(n, frame)
     replaced: dict[str, list[str]] = {}
     if not names:
@@ -510,7 +530,7 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                     _record_rows(conn, {n: counts[n] for n in aside}, delta)
                 if fingerprints or partitions:
                     # an unchanged table's months are recorded too, if they were not yet
-                    late = [n for n in unchanged if n in partitions and n not in previous_parts]
+                    late = [n for n in unchanged if partitions.get(n) and n not in previous_parts]
                     _record_fingerprints(conn, fingerprints or {}, names + late, partitions)
         log.info("published %s", ", ".join(f"{n} ({counts[n]} rows)" for n in names))
     finally:

@@ -165,10 +165,14 @@ def test_an_unknown_executor_is_refused(monkeypatch):
 
 
 def test_county_year_partitions_are_in_the_code_location():
+    # without resolving the Definitions in this process (that binds Dagster's load context to a
+    # throwaway instance, which later materialize() calls in the same worker then trip over)
     from pipelines.definitions import build_definitions
+    from pipelines.defs.backfill import county_year_recomputed, recompute_county_year_job
 
     defs = build_definitions(raw_dir="raw", warehouse_url="sqlite:///w.sqlite")
-    job = defs.resolve_job_def("recompute_county_year")
-    parts = job.partitions_def
+    assert recompute_county_year_job in list(defs.jobs)
+    assert county_year_recomputed in list(defs.assets)
+    parts = county_year_recomputed.partitions_def
     assert parts is not None and set(parts.partition_dimension_names) == {"county", "year"}
     assert "140823" in parts.get_partitions_def_for_dimension("county").get_partition_keys()

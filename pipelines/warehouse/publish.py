@@ -343,6 +343,16 @@ def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], name
                          [{"t": name, "p": p, "f": f} for p, f in partitions[name].items()])
 
 
+def _forget_fingerprints(conn: Connection, names: list[str]) -> None:
+    from sqlalchemy import inspect
+
+    existing = set(inspect(conn).get_table_names())
+    for table in (PUBLICATION_TABLE, PARTITION_TABLE):
+        if table in existing:
+            for name in names:
+                conn.execute(text(f"DELETE FROM {table} WHERE table_name = :t"), {"t": name})
+
+
 #: Rows per table as of the last publication, so that `townstat status` need not count 35 million rows.
 ROWS_TABLE = "townstat_table_rows"
 
@@ -456,11 +466,13 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     Skipped tables are reported with count -1. When `fingerprints` is given, every
     DataFrame without one gets the digest of its rows, so an unchanged small table is kept too.
 
-    `partitions` gives, for a large fact (a LazyFrame), a fingerprint per value of its key's
-    first column (the month). When the table was published with partition fingerprints
-    before and few months changed, only those months are deleted and loaded again, in place
-    and in the same transaction; the count is then the rows reloaded and `report`
-    (if given) lists the months under "partitions_replaced".
+    `partitions` gives, for a large fact, a fingerprint per value of its key's first column
+    (the month: the files its rows come from); the tables built every run get theirs from
+    their rows (`PARTITION_COLUMNS`: per year; other tables of 100 000 rows or more: per value
+    of the key's first column). When a table was published with partition fingerprints before
+    and at most half of them changed, only those partitions are deleted and loaded again, in
+    place and in the same transaction; the count is then the rows reloaded and `report` (if
+    given) lists the partitions under "partitions_replaced".
     """
     prepared: dict[str, pl.DataFrame | pl.LazyFrame] = {
         name: df if isinstance(df, pl.LazyFrame) else prepare_frame(name, df)
@@ -572,6 +584,9 @@ def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int,
                     delta[name] = df.height - gone
                 if published_row_counts(conn):
                     _record_rows(conn, {}, delta)
+                # the rows no longer are what the recorded fingerprints describe: the next
+                # publication rewrites these tables whole
+                _forget_fingerprints(conn, list(prepared))
     finally:
         engine.dispose()
     return {name: df.height for name, df in prepared.items()}

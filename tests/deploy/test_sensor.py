@@ -48,9 +48,11 @@ def area(tmp_path, monkeypatch):
 
 
 def _tick(raw_area: RawArea, instance, cursor):
-    ctx = build_sensor_context(instance=instance, cursor=cursor, resources={"raw_area": raw_area})
-    result = raw_area_sensor(ctx)
-    return result, ctx.cursor
+    # as a context manager: the context sets Dagster's current state storage and must reset it,
+    # or a later test in this process resolves definitions against a disposed instance
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"raw_area": raw_area}) as ctx:
+        result = raw_area_sensor(ctx)
+        return result, ctx.cursor
 
 
 def test_run_key_follows_the_files_and_only_the_files(area):
@@ -146,7 +148,11 @@ def test_nightly_schedule_skips_when_nothing_is_new(area):
 
 
 def _nightly(raw, raw_area, instance):
-    ctx = build_schedule_context(instance=instance, resources={"raw_area": raw_area})
+    with build_schedule_context(instance=instance, resources={"raw_area": raw_area}) as ctx:
+        _nightly_ticks(raw, instance, ctx)
+
+
+def _nightly_ticks(raw, instance, ctx):
     request = nightly_refresh(ctx)
     assert isinstance(request, RunRequest)
     assert request.tags[DIGEST_TAG] == state_digest(scan_raw_area(raw)) and request.run_key is None

@@ -83,8 +83,8 @@ def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: 
         for value in values:
             chunk = prepare_frame(name, frame.filter(pl.col(column) == value).sort(key).collect())
             chunk = _sqlite_rows(name, chunk, presorted=True)
-            sql = (f"INSERT INTO {SCRATCH_TABLE} ({', '.join(chr(34) + c + chr(34) for c in chunk.columns)}) "
-                   f"VALUES ({', '.join('?' for _ in chunk.columns)})")
+            columns = ", ".join(f'"{c}"' for c in chunk.columns)
+            sql = f"INSERT INTO {SCRATCH_TABLE} ({columns}) VALUES ({', '.join('?' for _ in chunk.columns)})"
             for off in range(0, chunk.height, 200_000):
                 batch = chunk.slice(off, 200_000)
                 cur.executemany(sql, zip(*(s.to_list() for s in batch.iter_columns()), strict=True))

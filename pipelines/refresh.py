@@ -125,7 +125,9 @@ def _preload_expectations() -> None:
 
     The suite runs well after ingest; the import then costs nothing on the critical path.
     """
-    if os.environ.get("TOWNSTAT_GX", "on").lower() in ("0", "off", "false"):
+    from pipelines.defs.resources import expectations_enabled
+
+    if not expectations_enabled():
         return
     threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True,
                      name="townstat-gx-import").start()

@@ -35,13 +35,18 @@ class Warehouse(ConfigurableResource):
                      description="SQLAlchemy URL (WAREHOUSE_URL)")
 
 
+def expectations_enabled() -> bool:
+    """`TOWNSTAT_GX` (default on; `off`, `0` or `false` skip the Great Expectations suite)."""
+    return os.environ.get("TOWNSTAT_GX", "on").lower() not in ("0", "off", "false")
+
+
 class Reports(ConfigurableResource):
     """Where the reports people read are written, and whether the GX suite runs."""
 
     path: str = Field(default_factory=lambda: os.environ.get("TOWNSTAT_REPORTS_DIR", "warehouse/reports"),
                       description="reports folder (TOWNSTAT_REPORTS_DIR)")
     expectations: bool = Field(
-        default_factory=lambda: os.environ.get("TOWNSTAT_GX", "on").lower() not in ("0", "off", "false"),
+        default_factory=expectations_enabled,
         description="run the Great Expectations suite before publishing (TOWNSTAT_GX=off skips it)",
     )
 

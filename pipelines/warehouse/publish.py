@@ -344,11 +344,8 @@ def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], name
 
 
 def _forget_fingerprints(conn: Connection, names: list[str]) -> None:
-    from sqlalchemy import inspect
-
-    existing = set(inspect(conn).get_table_names())
     for table in (PUBLICATION_TABLE, PARTITION_TABLE):
-        if table in existing:
+        if _table_exists(conn, table):
             for name in names:
                 conn.execute(text(f"DELETE FROM {table} WHERE table_name = :t"), {"t": name})
 
@@ -371,9 +368,7 @@ def _record_rows(conn: Connection, rows: Mapping[str, int], delta: Mapping[str, 
 
 def published_row_counts(conn: Connection) -> dict[str, int]:
     """Rows per table recorded at publication ({} for a warehouse published before they were)."""
-    from sqlalchemy import inspect
-
-    if not inspect(conn).has_table(ROWS_TABLE):
+    if not _table_exists(conn, ROWS_TABLE):
         return {}
     return dict(conn.exec_driver_sql(f"SELECT table_name, row_count FROM {ROWS_TABLE}").all())
 
@@ -496,8 +491,8 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
     pg = is_postgres(url)
     engine = make_engine(url)
     large = [n for n in names if isinstance(prepared[n], pl.LazyFrame)]
-    bulk = (ParallelSQLiteLoad(make_url(url).database, sqlite_bulk.load_workers())
-            if large and not pg and sqlite_bulk.load_workers() > 1 else None)
+    workers = sqlite_bulk.load_workers()
+    bulk = ParallelSQLiteLoad(make_url(url).database, workers) if large and not pg and workers > 1 else None
     try:
         with engine.connect() as conn, ExitStack() as stack:
             if bulk is not None:

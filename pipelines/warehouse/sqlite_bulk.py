@@ -121,7 +121,8 @@ class ParallelSQLiteLoad:
 
     def __init__(self, database: str | None, workers: int | None = None) -> None:
         self.workers = workers or load_workers()
-        self.dir = Path(tempfile.mkdtemp(prefix=".townstat-load-", dir=scratch_root(database)))
+        self.database = database
+        self._dir: Path | None = None  # made at the first load: a night with no large table to load makes none
         self.attached: list[str] = []
         self._pool: ProcessPoolExecutor | None = None
 
@@ -131,7 +132,14 @@ class ParallelSQLiteLoad:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    @property
+    def dir(self) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix=".townstat-load-", dir=scratch_root(self.database)))
+        return self._dir
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -20,8 +20,12 @@ from pipelines.quality.flags import cross_source_flags
 
 def previous_dq_file(url: str) -> pl.DataFrame | None:
     """dq_file as last published, so files gone since then are kept as `removed`."""
+    from pipelines.warehouse.engine import sqlite_file
     from pipelines.warehouse.publish import read_table
 
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        return None  # first refresh; and opening the file would create it
     try:
         return read_table(url, "dq_file")
     except Exception:  # first refresh: no warehouse or no table yet

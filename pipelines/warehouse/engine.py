@@ -21,12 +21,23 @@ def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def make_engine(url: str | None = None) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite warehouse URL (None for PostgreSQL, memory and URI databases)."""
+    u = make_url(warehouse_url(url))
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    return Path(u.database).expanduser()
+
+
+def make_engine(url: str | None = None, *, unjournalled: bool = False) -> Engine:
     """An engine for the warehouse.
 
     SQLite: the parent folder is created; every connection is in WAL mode with a busy
     timeout, and transactions are real (`BEGIN` is emitted by us, so DDL is transactional).
-    PostgreSQL: `postgresql://` and `postgres://` URLs use psycopg 3.
+    `unjournalled` is for building a new file nobody else can see yet (`publish`'s first
+    publication): no journal, no fsync, and no rollback either, so a failure must discard
+    the file. PostgreSQL: `postgresql://` and `postgres://` URLs use psycopg 3.
     """
     u = make_url(warehouse_url(url))
     backend = u.get_backend_name()
@@ -49,8 +60,12 @@ def make_engine(url: str | None = None) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
+        if unjournalled:
+            cur.execute("PRAGMA journal_mode = OFF")
+            cur.execute("PRAGMA synchronous = OFF")
+        else:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
 
     @event.listens_for(engine, "begin")

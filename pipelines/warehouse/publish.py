@@ -20,6 +20,11 @@
    transaction is `BEGIN IMMEDIATE` and readers (WAL mode) keep their snapshot.
 
 Tables not in `frames` are left as they are.
+
+The very first publication into a SQLite file that does not exist yet is built in a hidden
+file beside it without a journal (each page written once, not to the WAL and again at the
+checkpoint), switched to WAL mode and then linked into place: until that link there is no
+warehouse to read, and a failure deletes the hidden file, so atomicity is the same.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
+import sqlite3
 from collections.abc import Mapping
 from contextlib import ExitStack
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, MetaData, text
@@ -36,7 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
 from . import sqlite_bulk
-from .engine import is_postgres, make_engine, warehouse_url
+from .engine import is_postgres, make_engine, sqlite_file, warehouse_url
 from .sqlite_bulk import ParallelSQLiteLoad
 from .tables import (
     READER_ROLE,
@@ -283,7 +291,7 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
     counts = frame.group_by(key[0]).agg(pl.len()).collect()
     if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_bulk.PARALLEL_MIN_ROWS:
         ddl = str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), sqlite_bulk.SCRATCH_TABLE,
-                                          with_indexes=False)).compile(dialect=conn.dialect)).strip()
+                                          with_key=False, with_indexes=False)).compile(dialect=conn.dialect)).strip()
         return bulk.load(conn.connection.driver_connection, name, name + NEW, ddl, frame, key[0], counts)
     values = counts[key[0]].sort()
     rows = 0
@@ -473,7 +481,6 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
         name: df if isinstance(df, pl.LazyFrame) else prepare_frame(name, df)
         for name, df in frames.items()
     }
-    counts: dict[str, int] = {}
     names = [n for n in table_names() if n in prepared]
     partitions = {n: dict(p) for n, p in (partitions or {}).items() if n in prepared}
     if fingerprints is not None:
@@ -484,12 +491,39 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
                 fingerprints[n] = content_fingerprint(frame)
                 if n not in partitions and _partitioned_by_content(n, frame):
                     partitions[n] = content_partitions(n, frame)
-    replaced: dict[str, list[str]] = {}
     if not names:
+        if report is not None:
+            report["partitions_replaced"] = {}
         return {}
     url = warehouse_url(url)
+    target = sqlite_file(url)
+    if target is not None and not target.exists() and not Path(f"{target}-wal").exists():
+        building = target.with_name(f".{target.name}.building-{os.getpid()}")
+        try:
+            building.unlink(missing_ok=True)
+            counts = _publish_into(f"sqlite:///{building}", names, prepared, fingerprints, partitions,
+                                   report, unjournalled=True)
+            with sqlite3.connect(building) as con:
+                con.execute("PRAGMA journal_mode = WAL")
+            con.close()
+            os.link(building, target)  # fails if another publisher made the file meanwhile
+            log.info("published a new warehouse file %s", target)
+            return counts
+        except FileExistsError:
+            log.warning("%s appeared during the first publication; publishing into it", target)
+        finally:
+            building.unlink(missing_ok=True)
+    return _publish_into(url, names, prepared, fingerprints, partitions, report)
+
+
+def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFrame | pl.LazyFrame],
+                  fingerprints: dict[str, str] | None, partitions: dict[str, dict[str, str]],
+                  report: dict[str, object] | None, unjournalled: bool = False) -> dict[str, int]:
+    """`publish`'s one transaction on the database at `url`."""
+    counts: dict[str, int] = {}
+    replaced: dict[str, list[str]] = {}
     pg = is_postgres(url)
-    engine = make_engine(url)
+    engine = make_engine(url, unjournalled=unjournalled)
     large = [n for n in names if isinstance(prepared[n], pl.LazyFrame)]
     workers = sqlite_bulk.load_workers()
     bulk = ParallelSQLiteLoad(make_url(url).database, workers) if large and not pg and workers > 1 else None

@@ -1,10 +1,11 @@
 """Bulk load of a large fact into SQLite on every core, then one copy inside the transaction.
 
-Python's `executemany` fills a SQLite table at roughly 150 000 rows a second on one core;
+Python's `executemany` fills a SQLite table at roughly 120 000 rows a second on one core;
 the 38 million enrolment rows of a province would hold the write lock for minutes. So the
 rows are cut into a few contiguous ranges of the table's key (whole months), and worker
 processes each build one range as a table of its own scratch SQLite file (journal off: a
-scratch file that a crash spoils is simply built again). The publisher, inside its one
+scratch file that a crash spoils is simply built again; Arrow batches through ADBC, about
+370 000 rows a second per core). The publisher, inside its one
 transaction, ATTACHes each file as soon as it is ready and copies it with a single
 `INSERT … SELECT` in key order, which runs in SQLite's C code at several times the speed
 of `executemany`. Atomicity is untouched: readers see the warehouse before or after the
@@ -66,34 +67,32 @@ def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: 
                  path: str) -> int:
     """In a worker: one scratch SQLite file holding the rows of `values`, in key order.
 
-    `ddl` creates the table under the name `SCRATCH_TABLE`."""
+    `ddl` creates the table under the name `SCRATCH_TABLE`, without a key: a plain rowid
+    table filled in key order, which the publisher's copy then reads in that order. The rows
+    go in through ADBC's SQLite driver, which binds Arrow columns in C (about 3x the speed of
+    `executemany`, which first makes a Python object of every value). Its own bundled SQLite
+    only ever touches this private, unjournalled file; the warehouse itself is written by
+    the publisher's `sqlite3` connection alone.
+    """
+    from adbc_driver_sqlite import dbapi as adbc
+
     from pipelines.warehouse.publish import _sqlite_rows, prepare_frame
     from pipelines.warehouse.tables import SPEC_BY_NAME
 
     key = SPEC_BY_NAME[name].key
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -131072")
-        conn.execute(ddl)
-        conn.execute("BEGIN")
+    with adbc.connect(path, autocommit=True) as conn, conn.cursor() as cur:
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -131072"):
+            cur.execute(f"PRAGMA {pragma}")
+            cur.fetchall()
+        cur.execute(ddl)
         rows = 0
-        cur = conn.cursor()
         for value in values:
             chunk = prepare_frame(name, frame.filter(pl.col(column) == value).sort(key).collect())
             chunk = _sqlite_rows(name, chunk, presorted=True)
-            columns = ", ".join(f'"{c}"' for c in chunk.columns)
-            sql = f"INSERT INTO {SCRATCH_TABLE} ({columns}) VALUES ({', '.join('?' for _ in chunk.columns)})"
-            for off in range(0, chunk.height, 200_000):
-                batch = chunk.slice(off, 200_000)
-                cur.executemany(sql, zip(*(s.to_list() for s in batch.iter_columns()), strict=True))
+            cur.adbc_ingest(SCRATCH_TABLE, chunk.to_arrow(), mode="append")
             rows += chunk.height
             del chunk
-        conn.execute("COMMIT")
         return rows
-    finally:
-        conn.close()
 
 
 def _init_worker(threads: str) -> None:

@@ -98,3 +98,82 @@ def test_scratch_table_name_never_shadows_a_warehouse_table():
 
     assert bulk.SCRATCH_TABLE not in table_names()
     assert not any(bulk.SCRATCH_TABLE.startswith(t) for t in table_names())
+
+
+def test_parallel_load_keeps_nulls_and_storage_classes(tmp_path: Path, monkeypatch):
+    # the workers bind Arrow columns (ADBC), the one-process path Python values (executemany):
+    # a missing amount must stay NULL (not 0, not ''), numbers numbers, text text
+    monkeypatch.setattr(bulk, "PARALLEL_MIN_ROWS", 0)
+    n = 9_000
+    i = pl.int_range(n, eager=True)
+    tax = pl.DataFrame({"i": i}).select(
+        period=pl.format("2024-{}", (pl.col("i") % 3 + 1).cast(pl.String).str.zfill(2)),
+        uscc=pl.col("i").cast(pl.String).str.zfill(18),
+        year=pl.lit(2024, pl.Int32),
+        vat=pl.when(pl.col("i") % 5 == 0).then(None).otherwise(pl.col("i") * 0.25),
+        corporate_income_tax=pl.lit(None, pl.Float64),
+        other_tax=pl.lit(1.0),
+        total_tax=pl.col("i") * 0.25 + 1.0,
+        total_tax_reported=pl.lit(None, pl.Float64),
+        invoice_sales=pl.col("i") * 2.0,
+        source_file_id=pl.when(pl.col("i") % 7 == 0).then(None).otherwise(pl.lit("f1")),
+        source_row=pl.col("i") + 2,
+    )
+    src = tmp_path / "tax.parquet"
+    tax.write_parquet(src)
+    tables = {}
+    for workers in ("2", "1"):
+        monkeypatch.setenv("TOWNSTAT_LOAD_WORKERS", workers)
+        db = tmp_path / f"w{workers}.sqlite"
+        publish(f"sqlite:///{db}", {"fact_tax_month": pl.scan_parquet(src)})
+        con = sqlite3.connect(db)
+        try:
+            tables[workers] = con.execute(
+                "SELECT period, uscc, typeof(year), typeof(vat), typeof(corporate_income_tax), vat, "
+                "typeof(source_file_id), source_file_id, typeof(source_row), source_row "
+                "FROM fact_tax_month ORDER BY period, uscc").fetchall()
+        finally:
+            con.close()
+    assert tables["2"] == tables["1"]
+    rows = tables["2"]
+    assert len(rows) == n
+    # i = 0: period 2024-01, uscc 0…0; vat NULL (i % 5 == 0), source_file_id NULL (i % 7 == 0)
+    assert rows[0] == ("2024-01", "0" * 18, "integer", "null", "null", None, "null", None, "integer", 2)
+    # i = 3: period 2024-01 (3 % 3 + 1), vat 0.75, file f1, row 5
+    assert rows[1] == ("2024-01", "3".zfill(18), "integer", "real", "null", 0.75, "text", "f1", "integer", 5)
+    assert sum(r[3] == "null" for r in rows) == n // 5
+
+
+def test_first_publication_builds_a_new_file_then_links_it(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(bulk, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setenv("TOWNSTAT_LOAD_WORKERS", "2")
+    db = tmp_path / "wh" / "w.sqlite"
+    url = f"sqlite:///{db}"
+    # a failed first publication leaves no warehouse file and no hidden one
+    bad = _employment(3_000, ["2024-01", "2024-02"]).with_columns(
+        person_key=pl.when(pl.col("source_row") == 2001).then(None).otherwise(pl.col("person_key")))
+    bad.write_parquet(tmp_path / "bad.parquet")
+    try:
+        publish(url, {"fact_employment_month": pl.scan_parquet(tmp_path / "bad.parquet")})
+    except pub.PublishError:
+        pass
+    else:
+        raise AssertionError("a null key was published")
+    assert sorted(p.name for p in db.parent.iterdir()) == []
+    good = _employment(3_000, ["2024-01", "2024-02"])
+    good.write_parquet(tmp_path / "good.parquet")
+    assert publish(url, {"fact_employment_month": pl.scan_parquet(tmp_path / "good.parquet")}) == \
+        {"fact_employment_month": 3_000}
+    assert sorted(p.name for p in db.parent.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["w.sqlite"]
+    con = sqlite3.connect(db)
+    try:
+        # readers get the usual WAL file, and the rows are all there
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert con.execute("SELECT count(*), sum(source_row) FROM fact_employment_month").fetchone() == \
+            (3_000, sum(range(2, 3_002)))
+    finally:
+        con.close()
+    # the second publication goes into the existing file, in one transaction as before
+    assert publish(url, {"fact_employment_month": pl.scan_parquet(tmp_path / "good.parquet").head(1_000)}) == \
+        {"fact_employment_month": 1_000}
+    assert read_table(url, "fact_employment_month").height == 1_000

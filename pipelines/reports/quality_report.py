@@ -5,8 +5,10 @@ Chinese first, English second. It shows, from the warehouse's ``dq_*`` tables:
 1. each file seen (``dq_file``): status, rows read / loaded / rejected, message;
 2. the rejected rows (``dq_rejected_row``) grouped by rule, each with its file, row number
    (as the person sees it when opening the file), column and offending value — a value in a
-   column named ``person_id`` is never printed (the warehouse never stores one anyway);
-3. the cross-source warnings (``dq_flag``) per enterprise;
+   column named ``person_id`` is never printed (the warehouse never stores one anyway). A
+   province has half a million of them: the page lists the first ``DETAIL_ROWS`` of each
+   rule, and ``rejected_rows.csv`` beside it (UTF-8 with BOM, opens in Excel) has them all;
+3. the cross-source warnings (``dq_flag``) per enterprise, the most-flagged first;
 4. what changed since the last refresh: ``dq_file`` compared with the snapshot that the
    previous run wrote beside the report (``quality_snapshot.json``).
 
@@ -30,6 +32,13 @@ SNAPSHOT_FIELDS = ("path", "source", "status", "sha256", "rows_read", "rows_load
                    "rows_rejected")
 COUNT_FIELDS = ("rows_read", "rows_loaded", "rows_rejected")
 WITHHELD = "（不显示 / withheld）"
+#: Rows of one rule shown with their values on the page (all of them are in REJECTED_CSV).
+DETAIL_ROWS = 2_000
+#: Row numbers listed per file and column before "… N more".
+ROW_NUMBERS = 500
+#: Enterprises listed in the warnings section (all warnings are in the warehouse's dq_flag).
+FLAGGED_ENTERPRISES = 2_000
+REJECTED_CSV = "rejected_rows.csv"
 
 STATUS_ZH = {"loaded": "已加载", "rejected": "已拒收", "duplicate": "重复文件", "removed": "已移除"}
 SOURCE_ZH = {"enterprise": "企业年报", "tax": "税收", "employment": "社保参保",
@@ -94,6 +103,47 @@ def _safe_value(column: str | None, value: str | None) -> str:
     return ";".join("***" if c == "person_id" else p for c, p in zip(cols, parts, strict=True))
 
 
+def _esc(expr: pl.Expr) -> pl.Expr:
+    """`html.escape` (quotes included) as a Polars expression; null becomes ''."""
+    out = expr.cast(pl.String).fill_null("")
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+        out = out.str.replace_all(a, b, literal=True)
+    return out
+
+
+def safe_values(rej: pl.DataFrame) -> pl.Series:
+    """`_safe_value` of every row's (column, value), without a Python loop over the rows."""
+    d = rej.select(pl.col("value"), pl.col("column").fill_null("").str.split(";").alias("_c"),
+                   pl.col("value").fill_null("").str.split(";").alias("_p")).with_row_index("_i")
+    has_id = pl.col("_c").list.contains("person_id")
+    composite = (d.filter(has_id & (pl.col("_c").list.len() > 1)
+                          & (pl.col("_c").list.len() == pl.col("_p").list.len()))
+                 .select("_i", "_c", "_p").explode("_c", "_p")
+                 .with_columns(pl.when(pl.col("_c") == "person_id").then(pl.lit("***"))
+                               .otherwise(pl.col("_p")).alias("_m"))
+                 .group_by("_i", maintain_order=True).agg(pl.col("_m").str.join(";")))
+    return d.join(composite, on="_i", how="left", maintain_order="left").select(
+        pl.when(pl.col("value").is_null() | (pl.col("value") == "")).then(pl.lit(""))
+        .when(~has_id).then(pl.col("value"))
+        .when(pl.col("_m").is_not_null()).then(pl.col("_m"))
+        .otherwise(pl.lit(WITHHELD)).alias("value"))["value"]
+
+
+def write_rejected_csv(rej: pl.DataFrame, out: Path) -> Path:
+    """Every rejected row, person IDs withheld, for the staff who fix the files (Excel-ready).
+
+    Without the message: it repeats file, row and column in two languages (400 bytes a row);
+    the rule's name says what is wrong, and the message stays in dq_rejected_row."""
+    rows = rej.with_columns(safe_values(rej)).sort("rule", "path", "source_row", "column").select(
+        pl.col("rule").alias("规则 rule"),
+        pl.col("rule").replace_strict({k: v[0] for k, v in RULE_ZH.items()}, default=pl.col("rule"))
+        .alias("规则说明 rule (zh)"),
+        pl.col("path").alias("文件 file"), pl.col("source_row").alias("行号 row"),
+        pl.col("column").alias("列 column"), pl.col("value").alias("原值 value"))
+    rows.write_csv(out, include_bom=True)
+    return out
+
+
 def file_snapshot(dq_file: pl.DataFrame) -> dict[str, Any]:
     """The snapshot written beside the report: per file path, its status and counts."""
     files = {}
@@ -147,16 +197,17 @@ def _files_section(dq_file: pl.DataFrame) -> str:
 
 def _rejected_section(rej: pl.DataFrame) -> str:
     out = ["<h2>二、拒收行（按规则） <span class=en>Rejected rows, by rule</span></h2>",
-           "<p class=note>行号为打开文件时看到的行号（从1起，含表头）。身份证号不显示。 / Row numbers "
-           "are those seen when opening the file (1-based, header rows counted). Person IDs are "
-           "never shown.</p>"]
+           "<p class=note>行号为打开文件时看到的行号（从1起，含表头）。身份证号不显示。完整清单见同一文件夹的 "
+           f"<a href='{REJECTED_CSV}'>{REJECTED_CSV}</a>。 / Row numbers are those seen when opening the "
+           "file (1-based, header rows counted). Person IDs are never shown. The complete list is "
+           f"<a href='{REJECTED_CSV}'>{REJECTED_CSV}</a> beside this page.</p>"]
     if rej.height == 0:
         return "".join(out) + "<p>无拒收行 / no rejected rows.</p>"
     summary = rej.group_by("rule").agg(pl.len().alias("n"), pl.col("source_row").n_unique()
                                        .alias("rows")).sort(["n", "rule"], descending=[True, False])
     out.append("<table><thead><tr><th>规则 <span class=en>rule</span></th><th>记录数 <span class=en>"
                "records</span></th></tr></thead><tbody>")
-    for r in summary.iter_rows(named=True):
+    for r in summary.iter_rows(named=True):  # one row per rule
         zh, en = RULE_ZH.get(r["rule"], (r["rule"], r["rule"]))
         out.append(f"<tr><td><a href='#rule-{_e(r['rule'])}'>{_e(zh)}</a> <span class=en>{_e(en)} "
                    f"({_e(r['rule'])})</span></td><td class=n>{_n(r['n'])}</td></tr>")
@@ -166,57 +217,75 @@ def _rejected_section(rej: pl.DataFrame) -> str:
         zh, en = RULE_ZH.get(rule, (rule, rule))
         out.append(f"<h3 id='rule-{_e(rule)}'>{_e(zh)} <span class=en>{_e(en)} — {_e(rule)}, "
                    f"{part.height:,} 条 / records</span></h3>")
-        by_file = part.group_by("path", "column").agg(pl.col("source_row").sort()).sort("path", "column")
+        by_file = part.group_by("path", "column").agg(
+            pl.len().alias("n"), pl.col("source_row").sort().head(ROW_NUMBERS).cast(pl.String).str.join(", ")
+            .alias("rows")).sort("path", "column")
+        more = pl.col("n") - ROW_NUMBERS
+        cells = by_file.select(pl.concat_str(
+            pl.lit("<tr><td>"), _esc(pl.col("path")), pl.lit("</td><td>"), _esc(pl.col("column")),
+            pl.lit("</td><td>"), pl.col("rows"),
+            pl.when(more > 0).then(pl.format(" … 另 {} 行 / {} more", more, more)).otherwise(pl.lit("")),
+            pl.lit("</td></tr>")))
         out.append("<table><thead><tr><th>文件 <span class=en>file</span></th><th>列 <span class=en>"
                    "column</span></th><th>需修改的行号 <span class=en>rows to fix</span></th></tr></thead><tbody>")
-        for r in by_file.iter_rows(named=True):
-            out.append(f"<tr><td>{_e(r['path'])}</td><td>{_e(r['column'])}</td>"
-                       f"<td>{', '.join(str(x) for x in r['source_row'])}</td></tr>")
+        out.append("".join(cells.to_series().to_list()))
+        shown = part.head(DETAIL_ROWS)
+        note = "" if part.height <= DETAIL_ROWS else (
+            f"（前 {DETAIL_ROWS:,} 条；全部 {part.height:,} 条见 {REJECTED_CSV} / the first "
+            f"{DETAIL_ROWS:,}; all {part.height:,} are in {REJECTED_CSV}）")
         out.append("</tbody></table><details><summary>逐行明细（含原值） <span class=en>each row with "
-                   "its value</span></summary><table><thead><tr><th>文件 <span class=en>file</span></th>"
+                   f"its value</span>{note}</summary><table><thead><tr><th>文件 <span class=en>file</span></th>"
                    "<th>行号 <span class=en>row</span></th><th>列 <span class=en>column</span></th>"
                    "<th>原值 <span class=en>value</span></th></tr></thead><tbody>")
-        for r in part.iter_rows(named=True):
-            out.append(f"<tr><td>{_e(r['path'])}</td><td class=n>{r['source_row']}</td>"
-                       f"<td>{_e(r['column'])}</td><td>{_e(_safe_value(r['column'], r['value']))}</td></tr>")
+        rows = shown.with_columns(safe_values(shown)).select(pl.concat_str(
+            pl.lit("<tr><td>"), _esc(pl.col("path")), pl.lit("</td><td class=n>"),
+            pl.col("source_row").cast(pl.String), pl.lit("</td><td>"), _esc(pl.col("column")),
+            pl.lit("</td><td>"), _esc(pl.col("value")), pl.lit("</td></tr>")))
+        out.append("".join(rows.to_series().to_list()))
         out.append("</tbody></table></details>")
     return "".join(out)
 
 
-def _uscc_of(key: str) -> str:
-    parts = key.split("|")
-    for p in reversed(parts):
-        if len(p) == 18:
-            return p
-    return parts[-1]
+def uscc_of_key() -> pl.Expr:
+    """The enterprise of a flag's key: its last 18-character part, else its last part."""
+    parts = pl.col("key").str.split("|")
+    return pl.coalesce(parts.list.eval(pl.element().filter(pl.element().str.len_chars() == 18)).list.last(),
+                       parts.list.last())
 
 
-def _flags_section(flags: pl.DataFrame, names: dict[str, str]) -> str:
+def _flags_section(flags: pl.DataFrame, names: pl.DataFrame) -> str:
     out = ["<h2>三、跨来源预警（按企业） <span class=en>Cross-source warnings, by enterprise</span></h2>",
            "<p class=note>预警不拒收数据，请核实。 / Warnings reject nothing; please check them.</p>"]
     if flags.height == 0:
         return "".join(out) + "<p>无预警 / no warnings.</p>"
-    df = flags.with_columns(pl.col("key").map_elements(_uscc_of, return_dtype=pl.String).alias("uscc"))
+    df = flags.with_columns(uscc_of_key().alias("uscc"))
     counts = df.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
     out.append("<table><thead><tr><th>预警规则 <span class=en>rule</span></th><th>条数 <span class=en>"
                "flags</span></th></tr></thead><tbody>")
-    for r in counts.iter_rows(named=True):
+    for r in counts.iter_rows(named=True):  # one row per rule
         zh, en = FLAG_ZH.get(r["rule"], (r["rule"], r["rule"]))
         out.append(f"<tr><td>{_e(zh)} <span class=en>{_e(en)} ({_e(r['rule'])})</span></td>"
                    f"<td class=n>{_n(r['len'])}</td></tr>")
     out.append("</tbody></table>")
+    per = df.sort("uscc", "source", "key", "rule").with_columns(pl.concat_str(
+        pl.lit("<li>"), _esc(pl.col("rule").replace_strict({k: v[0] for k, v in FLAG_ZH.items()},
+                                                           default=pl.col("rule"))),
+        pl.lit(" <span class=en>("), _esc(pl.col("rule")), pl.lit(", "), _esc(pl.col("source")), pl.lit(" "),
+        _esc(pl.col("key")), pl.lit(")</span>: "), _esc(pl.col("detail")), pl.lit("</li>")).alias("item")
+    ).group_by("uscc", maintain_order=True).agg(pl.len().alias("n"), pl.col("item").str.join(""))
+    per = per.sort(["n", "uscc"], descending=[True, False])
+    enterprises = per.height
+    per = per.head(FLAGGED_ENTERPRISES).join(names, on="uscc", how="left", maintain_order="left")
+    rows = per.select(pl.concat_str(
+        pl.lit("<tr><td>"), _esc(pl.col("uscc")), pl.lit("</td><td>"), _esc(pl.col("name")),
+        pl.lit("</td><td><ul>"), pl.col("item"), pl.lit("</ul></td></tr>")))
+    if enterprises > FLAGGED_ENTERPRISES:
+        out.append(f"<p class=note>预警最多的前 {FLAGGED_ENTERPRISES:,} 家企业（共 {enterprises:,} 家；全部预警见数据"
+                   f"仓库表 dq_flag） / the {FLAGGED_ENTERPRISES:,} most-flagged enterprises of {enterprises:,} "
+                   "(every warning is in the warehouse table dq_flag)</p>")
     out.append("<table><thead><tr><th>统一社会信用代码 <span class=en>USCC</span></th><th>企业名称 "
                "<span class=en>name</span></th><th>预警 <span class=en>warnings</span></th></tr></thead><tbody>")
-    per = df.sort("uscc", "source", "key", "rule").group_by("uscc", maintain_order=True).agg(
-        pl.struct("source", "key", "rule", "detail").alias("items"))
-    per = per.with_columns(pl.col("items").list.len().alias("n")).sort(["n", "uscc"],
-                                                                      descending=[True, False])
-    for r in per.iter_rows(named=True):
-        items = "".join(
-            f"<li>{_e(FLAG_ZH.get(i['rule'], (i['rule'],))[0])} <span class=en>({_e(i['rule'])}, "
-            f"{_e(i['source'])} {_e(i['key'])})</span>: {_e(i['detail'])}</li>" for i in r["items"])
-        out.append(f"<tr><td>{_e(r['uscc'])}</td><td>{_e(names.get(r['uscc'], ''))}</td>"
-                   f"<td><ul>{items}</ul></td></tr>")
+    out.append("".join(rows.to_series().to_list()))
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -259,8 +328,8 @@ def write_quality_report(url: TableSource, out: Path, previous: Path | None = No
     dq_file = read("dq_file")
     rej = read("dq_rejected_row")
     flags = read("dq_flag")
-    ent = read("fact_enterprise_year").sort("year").select("uscc", "name")
-    names = dict(ent.unique("uscc", keep="last").iter_rows())
+    names = read("fact_enterprise_year").sort("year").select("uscc", "name").unique(
+        "uscc", keep="last", maintain_order=True)
 
     snapshot = file_snapshot(dq_file)
     diff = diff_snapshots(before, snapshot)
@@ -284,6 +353,7 @@ def write_quality_report(url: TableSource, out: Path, previous: Path | None = No
         + _files_section(dq_file) + _rejected_section(rej) + _flags_section(flags, names)
         + "</main></body></html>")
     out.write_text(page, encoding="utf-8")
+    write_rejected_csv(rej, out.parent / REJECTED_CSV)
     snap_path.write_text(json.dumps(snapshot, ensure_ascii=False, indent=1, default=str),
                          encoding="utf-8")
     return out

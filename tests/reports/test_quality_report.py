@@ -81,3 +81,45 @@ def test_what_changed_since_the_last_refresh(county_url, tmp_path):
     # the second run wrote a fresh snapshot: a third run sees no change
     again = write_quality_report(county_url, tmp_path / "a" / "quality.html").read_text(encoding="utf-8")
     assert "文件与计数均无变化" in again
+
+
+def test_safe_values_equal_the_one_value_rule():
+    fake = "14082319800101123X"
+    cases = [("person_id", fake), ("person_id", ""), ("person_id", None), ("uscc", "91140823MA0K1234"),
+             ("period;person_id;employer_uscc", f"2024-01;{fake};911408232JEQUAKXXU"),
+             ("period;person_id;employer_uscc", f"2024-01;{fake}"), ("person_id;x", fake),
+             (None, "abc"), ("x;y", "1;2"), ("name", "<b>&'\"")]
+    rej = pl.DataFrame({"column": [c for c, _ in cases], "value": [v for _, v in cases]},
+                       schema={"column": pl.String, "value": pl.String})
+    from pipelines.reports.quality_report import safe_values
+
+    assert safe_values(rej).to_list() == [_safe_value(c, v) for c, v in cases]
+    assert not any(fake in v for v in safe_values(rej).to_list())
+
+
+def test_a_province_sized_rule_is_capped_on_the_page_and_complete_in_the_csv(tmp_path, monkeypatch):
+    qr = __import__("pipelines.reports.quality_report", fromlist=["x"])
+    monkeypatch.setattr(qr, "DETAIL_ROWS", 3)
+    monkeypatch.setattr(qr, "ROW_NUMBERS", 2)
+    n = 7
+    rej = pl.DataFrame({
+        "file_id": ["f1"] * n, "path": ["tax/2024/税收明细_202401.csv"] * n,
+        "source_row": [9, 3, 4, 5, 6, 7, 8], "column": ["vat"] * n, "rule": ["value_invalid"] * n,
+        "value": [f"x<{i}>" for i in range(n)], "message": ["无法读取 / cannot read"] * n})
+    from pipelines.warehouse.tables import polars_schema
+
+    frames = {t: pl.DataFrame(schema=polars_schema(t)) for t in ("dq_file", "dq_flag", "fact_enterprise_year")}
+    frames["dq_rejected_row"] = rej.select(pl.col(c).cast(t) for c, t in polars_schema("dq_rejected_row").items())
+    page = qr.write_quality_report(frames, tmp_path / "quality.html").read_text(encoding="utf-8")
+    section = page.split("id='rule-value_invalid'")[1]
+    # rows to fix: the two lowest row numbers, then how many more
+    assert "<td>3, 4 … 另 5 行 / 5 more</td>" in section
+    # the details: rows 3, 4, 5 (sorted), escaped; row 6 only in the CSV
+    assert "<td class=n>3</td><td>vat</td><td>x&lt;1&gt;</td>" in section
+    assert "<td class=n>5</td><td>vat</td><td>x&lt;3&gt;</td>" in section
+    assert "<td class=n>6</td>" not in section
+    assert "全部 7 条见 rejected_rows.csv" in section
+    csv = pl.read_csv(tmp_path / "rejected_rows.csv")
+    assert csv["行号 row"].to_list() == [3, 4, 5, 6, 7, 8, 9]
+    assert csv["原值 value"].to_list() == ["x<1>", "x<2>", "x<3>", "x<4>", "x<5>", "x<6>", "x<0>"]
+    assert (tmp_path / "rejected_rows.csv").read_bytes()[:3] == b"\xef\xbb\xbf"

@@ -136,3 +136,35 @@ def test_only_the_years_whose_inputs_changed_are_rewritten(tmp_path):
         assert got.filter(pl.col("year") == 2023).equals(marked[t].filter(pl.col("year") == 2023)), t
         assert not got.filter(pl.col("year") == 2023).equals(want.filter(pl.col("year") == 2023)), t
     con.close()
+
+
+def test_enrolment_parts_are_reused_while_their_inputs_stand(tmp_path):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    _raw(raw)
+    assert run_refresh(raw, url, cache_dir=str(cache)).published
+
+    def derived() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in (cache / "derived").glob("*.parquet")}
+
+    first = derived()
+    parts = {"town_insured", "town_enrolled", "specialty_insured", "employer_december_insured"}
+    assert {n.rsplit("-", 1)[0] for n in first} == parts and len(first) == 4
+    # a new tax month: the parts read from the enrolment rows are read back, not rewritten
+    write_csv(raw / "tax" / "税收_202404.csv", ["所属期,纳税人识别号,增值税",
+                                               *[f"2024-04,{uscc(i)},{i}" for i in range(1, 9)]])
+    assert run_refresh(raw, url, cache_dir=str(cache)).published
+    assert derived() == first
+    # a new December enrolment: person 9 at employer 1 (town TONGCHENG); every part is recomputed
+    write_csv(raw / "employment" / "e2.csv", ["所属期,公民身份号码,单位统一社会信用代码,户籍地区划代码",
+                                               f"2024-12,{person(9)},{uscc(1)},140823"])
+    assert run_refresh(raw, url, cache_dir=str(cache)).published
+    after = derived()
+    assert len(after) == 4 and not set(after) & set(first), "stale parts reused or kept"
+    town = read_table(url, "ind_town_year").filter(pl.col("year") == 2024)
+    # employers 1, 3, 5, 7 are in TONGCHENG (odd i), each with one person; person 9 joins employer 1
+    assert dict(town.select("town_code", "insured_persons").iter_rows()) == {TONGCHENG: 5, GUOJIAZHUANG: 4}
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    assert run_refresh(raw, fresh, cache_dir=str(tmp_path / "cache2")).published
+    for t in ("ind_town_year", "ind_specialty_town_year", "dq_flag"):
+        assert read_table(url, t).equals(read_table(fresh, t)), t

@@ -1,6 +1,5 @@
 """Indicators (contract section 5), with blocking invariant checks."""
 
-
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -15,11 +14,14 @@ from dagster import (
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import FACTS, ins
+from pipelines.defs.memo import facts_memo, memo_metadata
 from pipelines.defs.metadata import frame_preview
+from pipelines.defs.resources import RawArea
 from pipelines.indicators.specialty import specialty_town_year
 from pipelines.indicators.town import town_year
 
 TOWN_KEY = AssetKey(["ind", "town_year"])
+
 SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
 
 
@@ -31,10 +33,12 @@ SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
                                       "local ≤ insured; counts ≥ 0"),
        ],
        description="乡镇年度指标 / town indicators by year (ind_town_year)")
-def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
-                  registry: FrameBundle, refs: FrameBundle):
-    ind = town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"], refs["dim_town"])
-    yield Output(ind, metadata={"dagster/row_count": ind.height,
+def ind_town_year(context: AssetExecutionContext, raw_area: RawArea, enterprise: FrameBundle, tax: FrameBundle,
+                  employment: FrameBundle, registry: FrameBundle, refs: FrameBundle):
+    memo = facts_memo(raw_area, refs, enterprise, employment, registry)
+    ind = town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"], refs["dim_town"],
+                    memo)
+    yield Output(ind, metadata={"dagster/row_count": ind.height, **memo_metadata(memo),
                                 "years": MetadataValue.json(sorted(ind["year"].unique().to_list())),
                                 "preview": frame_preview(ind)})
     dup = ind.height - ind.select("town_code", "year").n_unique()
@@ -67,12 +71,14 @@ def ind_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: 
        check_specs=[AssetCheckSpec("key_and_shares", asset=SPECIALTY_KEY, blocking=True,
                                    description="key unique; leading ≤ members; market share between 0 and 1")],
        description="专业镇年度指标 / specialty-town indicators by year (ind_specialty_town_year)")
-def ind_specialty_town_year(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
-                            registry: FrameBundle, refs: FrameBundle):
+def ind_specialty_town_year(context: AssetExecutionContext, raw_area: RawArea, enterprise: FrameBundle,
+                            tax: FrameBundle, employment: FrameBundle, registry: FrameBundle, refs: FrameBundle):
+    memo = facts_memo(raw_area, refs, enterprise, employment, registry)
     ind = specialty_town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"],
                               refs["dim_town"], refs["dim_specialty_town"], refs["ref_leading_enterprise"],
-                              refs["ref_market_total"])
-    yield Output(ind, metadata={"dagster/row_count": ind.height, "preview": frame_preview(ind)})
+                              refs["ref_market_total"], memo)
+    yield Output(ind, metadata={"dagster/row_count": ind.height, "preview": frame_preview(ind),
+                                **memo_metadata(memo)})
     problems = []
     if ind.height != ind.select("specialty_town_id", "year").n_unique():
         problems.append("duplicate key")

@@ -6,7 +6,8 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import FACTS, ins
-from pipelines.defs.resources import Warehouse
+from pipelines.defs.memo import facts_memo, memo_metadata
+from pipelines.defs.resources import RawArea, Warehouse
 from pipelines.ingest.file_records import (
     DQ_FILE_SCHEMA,
     DQ_REJECTED_SCHEMA,
@@ -64,8 +65,9 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
        ins=ins("enterprise", "tax", "employment"),
        description="跨来源预警（不拒收）/ cross-source warnings, contract section 8")
 def dq_flags(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle,
-             employment: FrameBundle) -> Output[pl.DataFrame]:
-    flags = cross_source_flags(enterprise["fact"], tax.scan("fact"), employment.scan("fact"))
+             employment: FrameBundle, raw_area: RawArea) -> Output[pl.DataFrame]:
+    memo = facts_memo(raw_area, None, enterprise, employment)
+    flags = cross_source_flags(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), memo)
     by_rule = flags.group_by("rule").len().sort("rule")
-    return Output(flags, metadata={"dagster/row_count": flags.height,
+    return Output(flags, metadata={"dagster/row_count": flags.height, **memo_metadata(memo),
                                    "by_rule": MetadataValue.json(dict(by_rule.iter_rows()))})

@@ -18,6 +18,7 @@ from pipelines.indicators.measures import (
     ratio,
     yoy,
 )
+from pipelines.indicators.memo import NO_MEMO, Memo
 from pipelines.indicators.town import (
     _with_previous_above_scale,
     december_enrolments,
@@ -93,12 +94,15 @@ def specialty_town_year(
     specialty_towns: Frame,
     leading: Frame,
     market_totals: Frame,
+    memo: Memo = NO_MEMO,
 ) -> pl.DataFrame:
     """Build ind_specialty_town_year: specialty_town_id, year, every section 5.2 column,
     then provincial_output (extra). A row for every specialty town and indicator year.
 
     ``towns`` is accepted for symmetry with town_year; a county's towns are the town codes
-    whose first 6 digits are the county code (contract section 1).
+    whose first 6 digits are the county code (contract section 1). `memo` keeps the part read
+    from the enrolment rows (`memo.py`); it must be keyed by the employment, enterprise and
+    register facts and `specialty_towns`.
     """
     del towns
     ent = _lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
@@ -181,6 +185,7 @@ def specialty_town_year(
             .alias("local_insured_persons"),
         )
     )
+    insured = memo("specialty_insured", insured)
     entities = in_area(
         _lazy(registry).select("uscc", "town_code", "industry_code", "established", "deregistered"),
         specialty_towns,

@@ -14,6 +14,7 @@ from pipelines.indicators.measures import (
     ratio,
     yoy,
 )
+from pipelines.indicators.memo import NO_MEMO, Memo
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -79,9 +80,13 @@ def december_enrolments(employment: Frame, years: list[int]) -> pl.LazyFrame:
 
 
 def town_year(
-    enterprise: Frame, tax: Frame, employment: Frame, registry: Frame, towns: Frame
+    enterprise: Frame, tax: Frame, employment: Frame, registry: Frame, towns: Frame,
+    memo: Memo = NO_MEMO,
 ) -> pl.DataFrame:
     """Build ind_town_year: town_code, year, county_code, then every section 5.1 column.
+
+    `memo` keeps the parts read from the enrolment rows (`memo.py`); it must be keyed by
+    the employment, enterprise and register facts and `towns`.
 
     A row for every (town, indicator year) with an enterprise report, a tax row or an
     enrolment (at an employer whose town in Y is T) in Y, or a register entity alive at
@@ -122,6 +127,7 @@ def town_year(
             .alias("local_insured_persons"),
         )
     )
+    insured = memo("town_insured", insured)
     enrolled_towns = (
         attach_unit_town(
             _lazy(employment)
@@ -135,6 +141,7 @@ def town_year(
         .filter(pl.col("town_code").is_not_null())
         .select("town_code", "year")
     )
+    enrolled_towns = memo("town_enrolled", enrolled_towns)
     alive = alive_counts(reg, ["town_code"], span)
     new_entities = (
         reg.with_columns(pl.col("established").dt.year().cast(pl.Int32).alias("year"))
@@ -142,6 +149,9 @@ def town_year(
         .group_by("town_code", "year")
         .agg(pl.len().cast(pl.Int64).alias("new_market_entities"))
     )
+    # each part computed once: two are used twice below
+    by_enterprise, by_tax, insured, enrolled_towns, alive, new_entities = (
+        f.lazy() for f in pl.collect_all([by_enterprise, by_tax, insured, enrolled_towns, alive, new_entities]))
 
     parts = [by_enterprise, by_tax, insured, alive, new_entities]
     keys = pl.concat([p.select("town_code", "year") for p in parts]).unique()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.indicators.attribution import _lazy
+from pipelines.indicators.memo import NO_MEMO, Memo
 
 Frame = pl.DataFrame | pl.LazyFrame
 FLAG_COLUMNS = ["source", "key", "rule", "detail"]
@@ -37,8 +38,11 @@ def _flag(frame: pl.LazyFrame, condition: pl.Expr, key: pl.Expr, source: str, ru
     )
 
 
-def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame) -> pl.DataFrame:
+def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: Memo = NO_MEMO) -> pl.DataFrame:
     """dq_flag rows (source, key, rule, detail), unique on (source, key, rule).
+
+    `memo` keeps December's insured persons per employer (`indicators/memo.py`); it must be
+    keyed by the employment and enterprise facts.
 
     Enterprise flags have source 'enterprise' and key 'year|uscc'; total_tax_mismatch has
     source 'tax' and key 'period|uscc'. detail is a short Chinese/English text with the numbers.
@@ -64,6 +68,7 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame) -> pl.D
         .group_by(pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"), pl.col("employer_uscc").alias("uscc"))
         .agg(pl.col("person_key").n_unique().cast(pl.Int64).alias("_insured"))
     )
+    insured = memo("employer_december_insured", insured)
     with_insured = ent.join(insured, on=["year", "uscc"], how="inner")
     employment_gap = _flag(
         with_insured,

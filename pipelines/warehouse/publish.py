@@ -281,18 +281,26 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
 
     Slicing by the key's first column (the month of 35 million enrolment rows) keeps one
     slice in memory, and loading the slices in order fills the key b-tree in order. On
-    SQLite a large LazyFrame is built by worker processes (`sqlite_bulk.py`) when `bulk`
-    is given.
+    SQLite, when `bulk` is given, a large LazyFrame is built by worker processes and a
+    DataFrame of `FRAME_MIN_ROWS` or more in this process, each into a scratch file copied in
+    with one `INSERT … SELECT` (`sqlite_bulk.py`); when SQLite's attach slots run out, rows go
+    in by `executemany`.
     """
+    def scratch_ddl() -> str:
+        return str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), sqlite_bulk.SCRATCH_TABLE,
+                                           with_key=False, with_indexes=False)).compile(dialect=conn.dialect)).strip()
+
     if isinstance(frame, pl.DataFrame):
+        if bulk is not None and not pg and frame.height >= sqlite_bulk.FRAME_MIN_ROWS and bulk.free_slots:
+            return bulk.load_frame(conn.connection.driver_connection, name, name + NEW, scratch_ddl(),
+                                   _sqlite_rows(name, frame))
         (_load_postgres if pg else _load_sqlite)(conn, name, frame)
         return frame.height
     key = SPEC_BY_NAME[name].key
     counts = frame.group_by(key[0]).agg(pl.len()).collect()
-    if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_bulk.PARALLEL_MIN_ROWS:
-        ddl = str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), sqlite_bulk.SCRATCH_TABLE,
-                                          with_key=False, with_indexes=False)).compile(dialect=conn.dialect)).strip()
-        return bulk.load(conn.connection.driver_connection, name, name + NEW, ddl, frame, key[0], counts)
+    if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_bulk.PARALLEL_MIN_ROWS \
+            and bulk.workers > 1 and bulk.free_slots:
+        return bulk.load(conn.connection.driver_connection, name, name + NEW, scratch_ddl(), frame, key[0], counts)
     values = counts[key[0]].sort()
     rows = 0
     for value in values:
@@ -524,9 +532,7 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
     replaced: dict[str, list[str]] = {}
     pg = is_postgres(url)
     engine = make_engine(url, unjournalled=unjournalled)
-    large = [n for n in names if isinstance(prepared[n], pl.LazyFrame)]
-    workers = sqlite_bulk.load_workers()
-    bulk = ParallelSQLiteLoad(make_url(url).database, workers) if large and not pg and workers > 1 else None
+    bulk = None if pg else ParallelSQLiteLoad(make_url(url).database, sqlite_bulk.load_workers())
     try:
         with engine.connect() as conn, ExitStack() as stack:
             if bulk is not None:

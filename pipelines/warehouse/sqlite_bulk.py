@@ -21,7 +21,7 @@ import pickle
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -38,6 +38,11 @@ MAX_CHUNKS_PER_TABLE = 4
 MAX_PLAN_BYTES = 1 << 20
 #: Below this many rows the one-process path is quicker than starting workers.
 PARALLEL_MIN_ROWS = 1_000_000
+#: A frame already in memory with at least this many rows goes through a scratch file written
+#: in this process (ADBC, then one copy) rather than `executemany`.
+FRAME_MIN_ROWS = 50_000
+#: SQLite's limit on databases attached to one connection (SQLITE_MAX_ATTACHED).
+MAX_ATTACHED = 10
 
 
 def load_workers() -> int:
@@ -74,24 +79,32 @@ def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: 
     only ever touches this private, unjournalled file; the warehouse itself is written by
     the publisher's `sqlite3` connection alone.
     """
-    from adbc_driver_sqlite import dbapi as adbc
-
     from pipelines.warehouse.publish import _sqlite_rows, prepare_frame
     from pipelines.warehouse.tables import SPEC_BY_NAME
 
     key = SPEC_BY_NAME[name].key
+
+    def parts():
+        for value in values:
+            chunk = prepare_frame(name, frame.filter(pl.col(column) == value).sort(key).collect())
+            yield _sqlite_rows(name, chunk, presorted=True)
+
+    return write_scratch(path, ddl, parts())
+
+
+def write_scratch(path: str, ddl: str, frames: Iterable[pl.DataFrame]) -> int:
+    """A new scratch file at `path`: `ddl`'s table filled with `frames` in order; rows written."""
+    from adbc_driver_sqlite import dbapi as adbc
+
     with adbc.connect(path, autocommit=True) as conn, conn.cursor() as cur:
         for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -131072"):
             cur.execute(f"PRAGMA {pragma}")
             cur.fetchall()
         cur.execute(ddl)
         rows = 0
-        for value in values:
-            chunk = prepare_frame(name, frame.filter(pl.col(column) == value).sort(key).collect())
-            chunk = _sqlite_rows(name, chunk, presorted=True)
+        for chunk in frames:
             cur.adbc_ingest(SCRATCH_TABLE, chunk.to_arrow(), mode="append")
             rows += chunk.height
-            del chunk
         return rows
 
 
@@ -148,11 +161,35 @@ class ParallelSQLiteLoad:
                                              initializer=_init_worker, initargs=(threads,))
         return self._pool
 
+    @property
+    def free_slots(self) -> int:
+        """Scratch files that can still be attached in this transaction."""
+        return MAX_ATTACHED - len(self.attached)
+
+    def _copy(self, dbapi_conn: sqlite3.Connection, path: str, target: str) -> None:
+        alias = f"townstat_load_{len(self.attached)}"
+        dbapi_conn.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
+        self.attached.append(alias)
+        cols = ", ".join(f'"{r[1]}"' for r in dbapi_conn.execute(f"PRAGMA {alias}.table_info({SCRATCH_TABLE})"))
+        dbapi_conn.execute(f'INSERT INTO main."{target}" ({cols}) SELECT {cols} FROM {alias}.{SCRATCH_TABLE}')
+
+    def load_frame(self, dbapi_conn: sqlite3.Connection, name: str, target: str, ddl: str,
+                   rows: pl.DataFrame) -> int:
+        """Fill `target` with `rows` (already as SQLite stores them, in key order), in this process."""
+        path = str(self.dir / f"{name}.frame.sqlite")
+        n = write_scratch(path, ddl, [rows])
+        log.info("%s: %d rows written to a scratch file, copying them in", name, n)
+        self._copy(dbapi_conn, path, target)
+        return n
+
     def load(self, dbapi_conn: sqlite3.Connection, name: str, target: str, ddl: str,
              frame: pl.LazyFrame, column: str, counts: pl.DataFrame,
              progress: Callable[[str], None] | None = None) -> int:
-        """Fill `target` (an empty table of `name`'s columns) with `frame`; rows loaded."""
-        ranges = chunk_ranges(counts, column, min(MAX_CHUNKS_PER_TABLE, max(2, self.workers * 2)))
+        """Fill `target` (an empty table of `name`'s columns) with `frame`; rows loaded.
+
+        Call only when `free_slots` is at least 1: the ranges are as many as there are free slots."""
+        n_chunks = min(MAX_CHUNKS_PER_TABLE, max(2, self.workers * 2), self.free_slots)
+        ranges = chunk_ranges(counts, column, n_chunks)
         if len(pickle.dumps(frame)) > MAX_PLAN_BYTES:
             # a frame held in memory (not a scan of files) would be copied to every worker
             staged = self.dir / f"{name}.parquet"
@@ -163,15 +200,9 @@ class ParallelSQLiteLoad:
             path = str(self.dir / f"{name}.{i}.sqlite")
             futures.append((path, self._executor().submit(_build_chunk, name, ddl, frame, column, values, path)))
         rows = 0
-        cols = None
         for i, (path, fut) in enumerate(futures):
             n = fut.result()
-            alias = f"townstat_load_{len(self.attached)}"
-            dbapi_conn.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
-            self.attached.append(alias)
-            if cols is None:
-                cols = ", ".join(f'"{r[1]}"' for r in dbapi_conn.execute(f"PRAGMA {alias}.table_info({SCRATCH_TABLE})"))
-            dbapi_conn.execute(f'INSERT INTO main."{target}" ({cols}) SELECT {cols} FROM {alias}.{SCRATCH_TABLE}')
+            self._copy(dbapi_conn, path, target)
             rows += n
             msg = f"{name}: loaded {rows} rows ({i + 1}/{len(futures)} parts)"
             log.info(msg)

@@ -205,6 +205,8 @@ import logging, sys
 import importlib
 import polars as pl
 pub = importlib.import_module("pipelines.warehouse.publish")
+if sys.argv[2] == "executemany":
+    importlib.import_module("pipelines.warehouse.sqlite_bulk").FRAME_MIN_ROWS = 10**9
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 pub.BATCH_ROWS = 20_000
 n = 1_000_000
@@ -225,14 +227,27 @@ print("FINISHED", file=sys.stderr, flush=True)
 """
 
 
+# where the kill lands: in the rows' executemany, or in the copy from a scratch file
+KILL_AT = {"executemany": "fact_employment_month: loaded 100000/",
+           "scratch": "fact_employment_month: 1000000 rows written to a scratch file"}
+
+
 def test_publish_killed_mid_load_leaves_previous_state(warehouse_url):
+    _killed_mid_load(warehouse_url, "executemany")
+
+
+def test_publish_killed_while_copying_a_scratch_file_leaves_previous_state(sqlite_url):
+    _killed_mid_load(sqlite_url, "scratch")
+
+
+def _killed_mid_load(warehouse_url: str, path: str) -> None:
     before = {
         "dim_town": make_frame("dim_town", 6),
         "fact_employment_month": make_frame("fact_employment_month", 10),
     }
     publish(warehouse_url, before)
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, warehouse_url],
+        [sys.executable, "-c", KILL_SCRIPT, warehouse_url, path],
         cwd=REPO, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -240,7 +255,7 @@ def test_publish_killed_mid_load_leaves_previous_state(warehouse_url):
     try:
         for line in proc.stderr:
             lines.append(line)
-            if line.startswith("fact_employment_month: loaded 100000/"):
+            if line.startswith(KILL_AT[path]):
                 os.kill(proc.pid, signal.SIGKILL)
                 break
     finally:

@@ -1,0 +1,76 @@
+"""Derived frames kept on disk, named by a digest of everything they are computed from.
+
+A new monthly tax file changes nothing that the 38 million enrolment rows of a province feed
+into the indicators (December's insured persons per town, specialty town and employer; the
+employers enrolled each year), yet computing those parts again takes several seconds a night.
+So they are written to the cache the first time and read back while their inputs stay the
+same: the fingerprints of the source facts (a digest of their files and rules, from ingest),
+the digest of the reference rows used, and the code of the indicator modules (any edit to
+them invalidates every part). Only the latest file of each part is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+#: The modules whose code decides what a memoised part contains.
+CODE = ("indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
+        "indicators/measures.py", "indicators/memo.py", "quality/flags.py")
+
+
+@cache
+def _code_digest() -> bytes:
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(pl.__version__.encode())
+    for rel in CODE:
+        h.update((root / rel).read_bytes())
+    return h.digest()
+
+
+def frame_digest(frame: pl.DataFrame) -> str:
+    """A digest of a (small) frame's rows, whatever their order, and its schema."""
+    h = hashlib.sha256(frame.hash_rows(seed=0x6D656D6F).sort().to_numpy().tobytes())
+    h.update(repr(frame.schema).encode())
+    return h.hexdigest()
+
+
+class Memo:
+    """`memo(name, frame)`: `frame`'s rows from the cache when the inputs were seen before.
+
+    `inputs` must name everything the memoised frames are computed from (fingerprints,
+    digests); `folder` None (no cache configured) computes every time.
+    """
+
+    def __init__(self, folder: str | Path | None, *inputs: str) -> None:
+        self.folder = Path(folder) if folder else None
+        h = hashlib.sha256(_code_digest())
+        for value in inputs:
+            h.update(value.encode() + b"\0")
+        self.digest = h.hexdigest()[:32]
+        self.reused: list[str] = []
+        self.computed: list[str] = []
+
+    def __call__(self, name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+        if self.folder is None:
+            return frame
+        path = self.folder / f"{name}-{self.digest}.parquet"
+        if path.exists():
+            self.reused.append(name)
+            return pl.scan_parquet(path)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        frame.collect().write_parquet(tmp)
+        os.replace(tmp, path)  # readers see the whole file or none
+        for old in self.folder.glob(f"{name}-*.parquet"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        self.computed.append(name)
+        return pl.scan_parquet(path)
+
+
+NO_MEMO = Memo(None)

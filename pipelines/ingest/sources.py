@@ -48,6 +48,9 @@ class FileOutcome:
     message: str
     accepted: pl.LazyFrame | None  # typed rows, without source_file_id
     rejected: pl.DataFrame
+    # the values of the source's partition column (PARTITION_COLUMN) in `accepted`, as text,
+    # kept with the file in the cache so that an unchanged file is not scanned for them again
+    parts: list[str] | None = None
 
 
 @dataclass
@@ -115,9 +118,12 @@ class IngestCache:
         meta = json.loads(paths[2].read_text())
         accepted = pl.scan_parquet(paths[0]) if paths[0].exists() else None
         return FileOutcome(f, meta["status"], meta["rows_read"], meta["rows_loaded"], meta["message"],
-                           accepted, pl.read_parquet(paths[1]))
+                           accepted, pl.read_parquet(paths[1]), meta.get("parts"))
 
     def put(self, o: FileOutcome, accepted: pl.DataFrame | None) -> FileOutcome:
+        column = PARTITION_COLUMN.get(o.file.source or "")
+        if accepted is not None and column is not None:
+            o.parts = accepted[column].drop_nulls().unique().cast(pl.String).sort().to_list()
         paths = self._paths(o.file.sha256)
         if paths is None:
             o.accepted = accepted.lazy() if accepted is not None else None
@@ -130,7 +136,7 @@ class IngestCache:
             o.accepted = pl.scan_parquet(paths[0])
         o.rejected.write_parquet(paths[1])
         meta = {"status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
-                "message": o.message}
+                "message": o.message, "parts": o.parts}
         paths[2].write_text(json.dumps(meta, ensure_ascii=False))
         return o
 
@@ -268,9 +274,10 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
                                     pl.lit(order, dtype=pl.Int32).alias("__version"))
             for order, o in enumerate(outcomes) if o.accepted is not None
         ]
-        partitions = _partition_files(outcomes, PARTITION_COLUMN.get(source))
+        partition = PARTITION_COLUMN.get(source)
+        partitions = _partition_files(outcomes, partition)
         lazy = lazy and cache.root is not None and not cache.root.is_relative_to(scratch)
-        current = supersede(parts, list(_fact_key(spec)), PARTITION_COLUMN.get(source), lazy) \
+        current = supersede(parts, list(_fact_key(spec)), partition, lazy, _versions(partitions)) \
             if parts else empty_fact(source).lazy()
         current = current.select(fact_columns(source)).cast(FACT_SCHEMAS[source])
         if not lazy:
@@ -283,18 +290,31 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
 
 
 def _partition_files(outcomes: list[FileOutcome], column: str | None) -> pl.DataFrame | None:
-    """(part, files): each partition value with the ids of the files holding its rows."""
+    """(part, files, versions): each partition value with the ids of the files holding its rows
+    and their positions in `outcomes` (the file versions of `supersede`)."""
     if column is None:
         return None
-    per_file = [
-        o.accepted.select(pl.col(column).unique().cast(pl.String).alias("part"),
-                          pl.lit(order).alias("version"), pl.lit(o.file.file_id).alias("file_id"))
-        for order, o in enumerate(outcomes) if o.accepted is not None
-    ]
-    if not per_file:
-        return pl.DataFrame(schema={"part": pl.String, "files": pl.String})
-    return (pl.concat(per_file).collect().drop_nulls("part").sort("part", "version")
-            .group_by("part", maintain_order=True).agg(pl.col("file_id").str.join(",").alias("files")))
+    accepted = [(order, o) for order, o in enumerate(outcomes) if o.accepted is not None]
+    if not accepted:
+        return pl.DataFrame(schema={"part": pl.String, "files": pl.String, "versions": pl.List(pl.Int32)})
+    if all(o.parts is not None for _, o in accepted):  # remembered with each file
+        per_file = pl.DataFrame(
+            {"part": [p for _, o in accepted for p in o.parts],
+             "version": [order for order, o in accepted for _ in o.parts],
+             "file_id": [o.file.file_id for _, o in accepted for _ in o.parts]},
+            schema={"part": pl.String, "version": pl.Int32, "file_id": pl.String})
+    else:
+        per_file = pl.concat([
+            o.accepted.select(pl.col(column).unique().cast(pl.String).alias("part"),
+                              pl.lit(order, dtype=pl.Int32).alias("version"),
+                              pl.lit(o.file.file_id).alias("file_id"))
+            for order, o in accepted]).collect()
+    return (per_file.drop_nulls("part").sort("part", "version").group_by("part", maintain_order=True)
+            .agg(pl.col("file_id").str.join(",").alias("files"), pl.col("version").alias("versions")))
+
+
+def _versions(partitions: pl.DataFrame | None) -> dict[str, list[int]] | None:
+    return None if partitions is None else dict(partitions.select("part", "versions").iter_rows())
 
 
 # Files of these sources usually cover distinct years or months: rows of a period that only
@@ -303,19 +323,25 @@ PARTITION_COLUMN = {"enterprise": "year", "tax": "period", "employment": "period
 
 
 def supersede(parts: list[pl.LazyFrame], key: list[str], partition: str | None,
-              lazy: bool = False) -> pl.LazyFrame:
-    """For each key, the row of the latest file version (`__version`) that has it."""
+              lazy: bool = False, versions: dict[str, list[int]] | None = None) -> pl.LazyFrame:
+    """For each key, the row of the latest file version (`__version`) that has it.
+
+    `versions`: the file versions holding each partition value (as text), when known;
+    otherwise the files are scanned for them."""
     stacked = pl.concat(parts, how="diagonal_relaxed")
     latest = pl.col("__version") == pl.col("__version").max().over(key)
     if partition is None:
         return stacked.filter(latest).drop("__version")
-    per_file = pl.concat([p.select(pl.col(partition).unique(), pl.col("__version").first()) for p in parts]
-                         ).collect()
-    shared = per_file.group_by(partition).agg(pl.col("__version").n_unique().alias("n")).filter(
-        pl.col("n") > 1)[partition]
-    in_shared = pl.col(partition).is_in(shared.implode())
-    if shared.len() == 0:
+    if versions is None:
+        per_file = pl.concat([p.select(pl.col(partition).unique().cast(pl.String), pl.col("__version").first())
+                              for p in parts]).collect()
+        shared = per_file.group_by(partition).agg(pl.col("__version").n_unique().alias("n")).filter(
+            pl.col("n") > 1)[partition].to_list()
+    else:
+        shared = [part for part, v in versions.items() if len(set(v)) > 1]
+    if not shared:
         return stacked.drop("__version")
+    in_shared = pl.col(partition).cast(pl.String).is_in(pl.Series(shared, dtype=pl.String).implode())
     return pl.concat([stacked.filter(~in_shared), stacked.filter(in_shared).filter(latest)]
                      ).drop("__version")
 

@@ -1,6 +1,7 @@
 """Great Expectations before publication (blocking), and the reports people read after it."""
 
 import tempfile
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -16,7 +17,7 @@ from dagster import (
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
-from pipelines.defs.resources import Reports
+from pipelines.defs.resources import RawArea, Reports
 
 GX_KEY = AssetKey(["dq", "expectations"])
 
@@ -41,6 +42,14 @@ def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.DataFr
     return frames
 
 
+def _staging_file(cache_dir: str, tmp: str) -> Path:
+    """The SQLite copy the suite reads: in the cache (kept between runs) when there is one."""
+    if not cache_dir:
+        return Path(tmp) / "staging.sqlite"
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    return Path(cache_dir) / "gx-staging.sqlite"
+
+
 @asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
        ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
        check_specs=[AssetCheckSpec("critical_expectations", asset=GX_KEY, blocking=True,
@@ -48,7 +57,7 @@ def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.DataFr
                                                "about to be published")],
        description="Great Expectations 套件：发布前在暂存库上校验 / the GX suite, run on a staging "
                    "copy of the tables before they are published")
-def dq_expectations(context: AssetExecutionContext, reports: Reports, refs: FrameBundle,
+def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: RawArea, refs: FrameBundle,
                     enterprise: FrameBundle, ind_town: pl.DataFrame, ind_specialty: pl.DataFrame,
                     evaluation: FrameBundle, pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame):
     from pipelines.warehouse.publish import publish
@@ -63,9 +72,17 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, refs: Fram
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
     docs = reports.root / "data_docs"
     with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
-        staging = f"sqlite:///{tmp}/staging.sqlite"
-        publish(staging, frames)
-        result = validate_warehouse(staging, docs)
+        staging = _staging_file(raw_area.cache_dir, tmp)
+        url = f"sqlite:///{staging}"
+        try:
+            # kept in the cache between runs: like the warehouse, only what changed is rewritten
+            publish(url, frames, fingerprints={})
+        except Exception as exc:  # a damaged staging copy is a cache, not data: built again
+            context.log.warning(f"GX staging copy rebuilt ({exc})")
+            for leftover in staging.parent.glob(f"{staging.name}*"):
+                leftover.unlink()
+            publish(url, frames)
+        result = validate_warehouse(url, docs)
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),

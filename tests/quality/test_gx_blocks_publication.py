@@ -28,3 +28,10 @@ def test_critical_expectation_blocks_publication(tmp_path, monkeypatch):
     assert not second.published
     assert "dq/expectations:critical_expectations" in second.failed_checks
     assert read_table(url, "ind_town_year")["patents_granted"].to_list() == [2]
+    # the suite's staging copy is kept in the cache, and follows the frames both ways
+    assert (tmp_path / "cache" / "gx-staging.sqlite").exists()
+    monkeypatch.setattr(ind, "town_year", real)
+    third = run_refresh(raw, url, cache_dir=str(tmp_path / "cache"), reports_dir=str(tmp_path / "r"))
+    assert third.published and not third.failed_checks
+    assert read_table(f"sqlite:///{tmp_path / 'cache' / 'gx-staging.sqlite'}", "ind_town_year")[
+        "patents_granted"].to_list() == [2]

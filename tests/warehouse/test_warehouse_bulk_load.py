@@ -177,3 +177,33 @@ def test_first_publication_builds_a_new_file_then_links_it(tmp_path: Path, monke
     assert publish(url, {"fact_employment_month": pl.scan_parquet(tmp_path / "good.parquet").head(1_000)}) == \
         {"fact_employment_month": 1_000}
     assert read_table(url, "fact_employment_month").height == 1_000
+
+
+def test_a_frame_in_memory_through_a_scratch_file_equals_executemany(tmp_path: Path, monkeypatch):
+    # dq_rejected_row as the refresh publishes it: a DataFrame, text with NULLs, a composite key
+    n = 3_000
+    i = pl.int_range(n, eager=True)
+    rej = pl.DataFrame({"i": i}).select(
+        file_id=pl.format("f{}", pl.col("i") % 4), path=pl.format("tax/2024/税收明细_{}.csv", pl.col("i") % 4),
+        source_row=pl.col("i") // 4 + 2, column=pl.lit("vat"), rule=pl.lit("value_invalid"),
+        value=pl.when(pl.col("i") % 3 == 0).then(None).otherwise(pl.format("值{}", pl.col("i"))),
+        message=pl.lit("无法读取 / cannot read"))
+    dumps = {}
+    for label, threshold in (("scratch", 0), ("executemany", 10**9)):
+        monkeypatch.setattr(bulk, "FRAME_MIN_ROWS", threshold)
+        db = tmp_path / f"{label}.sqlite"
+        db.touch()  # an existing (empty) file: the ordinary transaction, not the first-build path
+        assert publish(f"sqlite:///{db}", {"dq_rejected_row": rej}) == {"dq_rejected_row": n}
+        con = sqlite3.connect(db)
+        try:
+            dumps[label] = con.execute(
+                "SELECT file_id, source_row, \"column\", rule, path, typeof(value), value, message, "
+                "typeof(source_row) FROM dq_rejected_row").fetchall()  # physical (key) order
+            assert [r[1] for r in con.execute("PRAGMA database_list")] == ["main"]
+        finally:
+            con.close()
+        assert not list(tmp_path.glob(".townstat-load-*"))
+    assert dumps["scratch"] == dumps["executemany"]
+    assert dumps["scratch"][0] == ("f0", 2, "vat", "value_invalid", "tax/2024/税收明细_0.csv", "null", None,
+                                   "无法读取 / cannot read", "integer")
+    assert dumps["scratch"][1][:7] == ("f0", 3, "vat", "value_invalid", "tax/2024/税收明细_0.csv", "text", "值4")

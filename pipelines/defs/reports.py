@@ -1,5 +1,6 @@
 """Great Expectations before publication (blocking), and the reports people read after it."""
 
+import fcntl
 import tempfile
 from pathlib import Path
 
@@ -71,7 +72,11 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
 
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
     docs = reports.root / "data_docs"
-    with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp, \
+            open(_staging_file(raw_area.cache_dir, tmp).with_suffix(".lock"), "w") as lock:
+        # one run at a time fills and reads the kept copy (refresh runs are queued one at a
+        # time anyway; a backfill or a hand-started run must not validate another run's rows)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         staging = _staging_file(raw_area.cache_dir, tmp)
         url = f"sqlite:///{staging}"
         try:

@@ -17,6 +17,8 @@ from typing import Any
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
+from pipelines.parquet import write_parquet
+
 
 @dataclass(frozen=True)
 class StagedParquet:
@@ -39,10 +41,8 @@ def _write(frame: Frame, path: Path) -> None:
             os.link(frame.path, path)
         except OSError:
             shutil.copyfile(frame.path, path)
-    elif isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(path)
     else:
-        frame.write_parquet(path)
+        write_parquet(frame, path)  # a LazyFrame streams to disk
 
 
 class FrameBundle(Mapping[str, pl.DataFrame]):

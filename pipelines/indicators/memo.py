@@ -18,6 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.parquet import write_parquet
+
 #: The modules whose code decides what a memoised part contains.
 CODE = ("indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
         "indicators/measures.py", "indicators/memo.py", "quality/flags.py")
@@ -64,7 +66,7 @@ class Memo:
             return pl.scan_parquet(path)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        frame.collect().write_parquet(tmp)
+        write_parquet(frame.collect(), tmp)
         os.replace(tmp, path)  # readers see the whole file or none
         for old in self.folder.glob(f"{name}-*.parquet"):
             if old != path:

@@ -25,6 +25,7 @@ from pipelines.ingest.inventory import RawFile
 from pipelines.ingest.pseudonymise import PersonKeyer, key_fingerprint
 from pipelines.ingest.readers import FileRejected, read_cells
 from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
+from pipelines.parquet import write_parquet
 from schemas.above_scale import above_scale_expr, threshold_table
 from schemas.columns import SOURCES, SourceSpec
 
@@ -131,10 +132,10 @@ class IngestCache:
         paths[0].parent.mkdir(parents=True, exist_ok=True)
         if accepted is not None:
             tmp = paths[0].with_suffix(".tmp")
-            accepted.write_parquet(tmp)
+            write_parquet(accepted, tmp)
             tmp.replace(paths[0])
             o.accepted = pl.scan_parquet(paths[0])
-        o.rejected.write_parquet(paths[1])
+        write_parquet(o.rejected, paths[1])
         meta = {"status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
                 "message": o.message, "parts": o.parts}
         paths[2].write_text(json.dumps(meta, ensure_ascii=False))
@@ -149,10 +150,7 @@ class IngestCache:
         """Write a source's current fact once; older versions of it are removed."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        if isinstance(frame, pl.LazyFrame):
-            frame.sink_parquet(tmp)
-        else:
-            frame.write_parquet(tmp)
+        write_parquet(frame, tmp)
         tmp.replace(path)
         source = path.name.split("-")[0]
         for old in path.parent.glob(f"{source}-*"):

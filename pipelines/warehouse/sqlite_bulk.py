@@ -27,6 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.parquet import write_parquet
+
 log = logging.getLogger(__name__)
 
 #: The table's name inside a scratch file: never a warehouse table's name, so that an unqualified
@@ -193,7 +195,7 @@ class ParallelSQLiteLoad:
         if len(pickle.dumps(frame)) > MAX_PLAN_BYTES:
             # a frame held in memory (not a scan of files) would be copied to every worker
             staged = self.dir / f"{name}.parquet"
-            frame.sink_parquet(staged)
+            write_parquet(frame, staged)
             frame = pl.scan_parquet(staged)
         futures: list[tuple[str, Future[int]]] = []
         for i, values in enumerate(ranges):

@@ -19,9 +19,9 @@ lineage, no disclosure control, no evaluation. What it does (each phase timed):
             (taxpayer's enterprise-report town for Y, else its register town),
             insured_persons (distinct persons enrolled in December at employers of the town),
             market_entities (register entities of the town alive at Y-12-31).
-5. load     the four fact tables and ind_town_year into a fresh SQLite file with Python's
-            sqlite3 `executemany`, fed from DuckDB's `fetchmany` in batches; key indexes built
-            after the load.
+5. load     the four fact tables and ind_town_year into a fresh SQLite file through ADBC's
+            SQLite driver, fed DuckDB's Arrow batches (journal off); key indexes built after
+            the load. (Until the third session: sqlite3 `executemany`, 365 s at province scale.)
 
 Run alone: `python bench/reference.py --raw DIR --out DIR [--truth DIR]`.
 """
@@ -34,7 +34,6 @@ import datetime as dt
 import io
 import json
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -426,31 +425,30 @@ SQLITE_TYPES = {"VARCHAR": "TEXT", "INTEGER": "INTEGER", "BIGINT": "INTEGER", "D
 
 
 def load_sqlite(con: duckdb.DuckDBPyConnection, target: Path, tables: dict[str, str],
-                batch: int = 200_000) -> dict[str, int]:
-    """Copy DuckDB tables to SQLite through sqlite3.executemany (Arrow batches from DuckDB,
-    turned into tuples by Polars); key indexes after the load."""
-    db = sqlite3.connect(target)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
+                batch: int = 500_000) -> dict[str, int]:
+    """Copy DuckDB tables to SQLite through ADBC's SQLite driver (DuckDB's Arrow batches bound
+    in C, no Python object per value); key indexes after the load."""
+    from adbc_driver_sqlite import dbapi as adbc
+
     counts = {}
-    for table, key in tables.items():
-        cols = con.execute(f"DESCRIBE {table}").fetchall()
-        ddl = ", ".join(f'"{c[0]}" {SQLITE_TYPES.get(c[1].split("(")[0], "TEXT")}' for c in cols)
-        db.execute(f'CREATE TABLE "{table}" ({ddl})')
-        cast_to = {"DATE": "VARCHAR", "HUGEINT": "BIGINT", "DECIMAL": "DOUBLE"}
-        casts = ", ".join(f'CAST("{c[0]}" AS {cast_to[c[1].split("(")[0]]})'
-                          if c[1].split("(")[0] in cast_to else f'"{c[0]}"' for c in cols)
-        reader = con.sql(f"SELECT {casts} FROM {table}").to_arrow_reader(batch)
-        insert = f'INSERT INTO "{table}" VALUES ({", ".join("?" * len(cols))})'
-        n = 0
-        for rb in reader:
-            rows = pl.from_arrow(rb).rows()
-            db.executemany(insert, rows)
-            n += len(rows)
-        db.execute(f'CREATE UNIQUE INDEX "{table}_key" ON "{table}" ({key})')
-        db.commit()
-        counts[table] = n
-    db.close()
+    with adbc.connect(str(target), autocommit=True) as db, db.cursor() as cur:
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -262144"):
+            cur.execute(f"PRAGMA {pragma}")
+            cur.fetchall()
+        for table, key in tables.items():
+            cols = con.execute(f"DESCRIBE {table}").fetchall()
+            ddl = ", ".join(f'"{c[0]}" {SQLITE_TYPES.get(c[1].split("(")[0], "TEXT")}' for c in cols)
+            cur.execute(f'CREATE TABLE "{table}" ({ddl})')
+            cast_to = {"DATE": "VARCHAR", "HUGEINT": "BIGINT", "DECIMAL": "DOUBLE"}
+            # named as the table's columns: ADBC inserts by name
+            casts = ", ".join(f'CAST("{c[0]}" AS {cast_to[c[1].split("(")[0]]}) AS "{c[0]}"'
+                              if c[1].split("(")[0] in cast_to else f'"{c[0]}"' for c in cols)
+            n = 0
+            for rb in con.sql(f"SELECT {casts} FROM {table}").to_arrow_reader(batch):
+                cur.adbc_ingest(table, rb, mode="append")
+                n += rb.num_rows
+            cur.execute(f'CREATE UNIQUE INDEX "{table}_key" ON "{table}" ({key})')
+            counts[table] = n
     return counts
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import pickle
 import shutil
 import sqlite3
 import tempfile
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 SCRATCH_TABLE = "townstat_scratch_rows"
 #: SQLite attaches at most 10 databases to one connection; the chunks of one publication share them.
 MAX_CHUNKS_PER_TABLE = 4
-#: A query plan larger than this carries its data with it; it is written to Parquet first.
-MAX_PLAN_BYTES = 1 << 20
 #: Below this many rows the one-process path is quicker than starting workers.
 PARALLEL_MIN_ROWS = 1_000_000
 #: A frame already in memory with at least this many rows goes through a scratch file written
@@ -108,6 +105,14 @@ def write_scratch(path: str, ddl: str, frames: Iterable[pl.DataFrame]) -> int:
             cur.adbc_ingest(SCRATCH_TABLE, chunk.to_arrow(), mode="append")
             rows += chunk.height
         return rows
+
+
+def _holds_data(frame: pl.LazyFrame) -> bool:
+    """Whether the plan carries rows held in memory (not only scans of files).
+
+    Read from the plan's text: pickling the plan to measure it would copy the rows (18 s and
+    900 MB for 4 million enrolment rows)."""
+    return "DF [" in frame.explain(optimized=False)
 
 
 def _init_worker(threads: str) -> None:
@@ -192,10 +197,11 @@ class ParallelSQLiteLoad:
         Call only when `free_slots` is at least 1: the ranges are as many as there are free slots."""
         n_chunks = min(MAX_CHUNKS_PER_TABLE, max(2, self.workers * 2), self.free_slots)
         ranges = chunk_ranges(counts, column, n_chunks)
-        if len(pickle.dumps(frame)) > MAX_PLAN_BYTES:
-            # a frame held in memory (not a scan of files) would be copied to every worker
+        if _holds_data(frame):
+            # a frame held in memory (not a scan of files) would be copied to every worker;
+            # sorted by the range column, each worker's filter then reads only its row groups
             staged = self.dir / f"{name}.parquet"
-            write_parquet(frame, staged)
+            write_parquet(frame.sort(column), staged)
             frame = pl.scan_parquet(staged)
         futures: list[tuple[str, Future[int]]] = []
         for i, values in enumerate(ranges):

@@ -207,3 +207,13 @@ def test_a_frame_in_memory_through_a_scratch_file_equals_executemany(tmp_path: P
     assert dumps["scratch"][0] == ("f0", 2, "vat", "value_invalid", "tax/2024/税收明细_0.csv", "null", None,
                                    "无法读取 / cannot read", "integer")
     assert dumps["scratch"][1][:7] == ("f0", 3, "vat", "value_invalid", "tax/2024/税收明细_0.csv", "text", "值4")
+
+
+def test_a_plan_over_rows_in_memory_is_told_from_a_scan_of_files(tmp_path: Path):
+    # the workers get a plan; one over rows in memory is first written to Parquet, a scan is not
+    df = pl.DataFrame({"period": ["2024-01", "2024-02"], "n": [1, 2]})
+    df.write_parquet(tmp_path / "f.parquet")
+    scan = pl.scan_parquet(tmp_path / "f.parquet")
+    assert bulk._holds_data(df.lazy())
+    assert bulk._holds_data(scan.join(df.lazy(), on="period"))
+    assert not bulk._holds_data(scan.filter(pl.col("n") > 1).sort("period"))

@@ -72,22 +72,22 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
 
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
     docs = reports.root / "data_docs"
-    with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp, \
-            open(_staging_file(raw_area.cache_dir, tmp).with_suffix(".lock"), "w") as lock:
-        # one run at a time fills and reads the kept copy (refresh runs are queued one at a
-        # time anyway; a backfill or a hand-started run must not validate another run's rows)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
         staging = _staging_file(raw_area.cache_dir, tmp)
         url = f"sqlite:///{staging}"
-        try:
-            # kept in the cache between runs: like the warehouse, only what changed is rewritten
-            publish(url, frames, fingerprints={})
-        except Exception as exc:  # a damaged staging copy is a cache, not data: built again
-            context.log.warning(f"GX staging copy rebuilt ({exc})")
-            for leftover in staging.parent.glob(f"{staging.name}*"):
-                leftover.unlink()
-            publish(url, frames)
-        result = validate_warehouse(url, docs)
+        with open(staging.with_suffix(".lock"), "w") as lock:
+            # one run at a time fills and reads the kept copy (refresh runs are queued one at a
+            # time anyway; a backfill or a hand-started run must not validate another run's rows)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                # kept in the cache between runs: like the warehouse, only what changed is rewritten
+                publish(url, frames, fingerprints={})
+            except Exception as exc:  # a damaged staging copy is a cache, not data: built again
+                context.log.warning(f"GX staging copy rebuilt ({exc})")
+                for leftover in staging.parent.glob(f"{staging.name}*"):
+                    leftover.unlink()
+                publish(url, frames)
+            result = validate_warehouse(url, docs)
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),

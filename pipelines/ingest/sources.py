@@ -324,19 +324,14 @@ def supersede(parts: list[pl.LazyFrame], key: list[str], partition: str | None,
               lazy: bool = False, versions: dict[str, list[int]] | None = None) -> pl.LazyFrame:
     """For each key, the row of the latest file version (`__version`) that has it.
 
-    `versions`: the file versions holding each partition value (as text), when known;
-    otherwise the files are scanned for them."""
+    With a `partition` column, `versions` gives the file versions holding each of its values
+    (as text; `_partition_files`): rows of a value only one file holds cannot be superseded,
+    so only the shared values need the (costly) window."""
     stacked = pl.concat(parts, how="diagonal_relaxed")
     latest = pl.col("__version") == pl.col("__version").max().over(key)
     if partition is None:
         return stacked.filter(latest).drop("__version")
-    if versions is None:
-        per_file = pl.concat([p.select(pl.col(partition).unique().cast(pl.String), pl.col("__version").first())
-                              for p in parts]).collect()
-        shared = per_file.group_by(partition).agg(pl.col("__version").n_unique().alias("n")).filter(
-            pl.col("n") > 1)[partition].to_list()
-    else:
-        shared = [part for part, v in versions.items() if len(set(v)) > 1]
+    shared = [part for part, v in (versions or {}).items() if len(set(v)) > 1]
     if not shared:
         return stacked.drop("__version")
     in_shared = pl.col(partition).cast(pl.String).is_in(pl.Series(shared, dtype=pl.String).implode())

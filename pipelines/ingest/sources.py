@@ -331,7 +331,9 @@ def supersede(parts: list[pl.LazyFrame], key: list[str], partition: str | None,
     latest = pl.col("__version") == pl.col("__version").max().over(key)
     if partition is None:
         return stacked.filter(latest).drop("__version")
-    shared = [part for part, v in (versions or {}).items() if len(set(v)) > 1]
+    if versions is None:  # without them every key would be taken as unique to its file
+        raise ValueError("supersede: a partitioned source needs the file versions of each partition value")
+    shared = [part for part, v in versions.items() if len(set(v)) > 1]
     if not shared:
         return stacked.drop("__version")
     in_shared = pl.col(partition).cast(pl.String).is_in(pl.Series(shared, dtype=pl.String).implode())

@@ -6,14 +6,15 @@ from dagster import MetadataValue
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.resources import RawArea
-from pipelines.indicators.memo import Memo, frame_digest
+from pipelines.indicators.memo import Memo
+from pipelines.warehouse.publish import content_fingerprint
 
 
 def facts_memo(raw_area: RawArea, refs: FrameBundle | None, *sources: FrameBundle) -> Memo:
     """The memo of parts computed from these sources' facts (and every reference table)."""
     inputs = [s["fingerprint"]["fingerprint"][0] for s in sources]
     if refs is not None:
-        inputs += [frame_digest(refs[name]) for name in refs if name not in ("dq_file", "dq_rejected_row")]
+        inputs += [content_fingerprint(refs[name]) for name in refs if name not in ("dq_file", "dq_rejected_row")]
     folder = Path(raw_area.cache_dir) / "derived" if raw_area.cache_dir else None
     return Memo(folder, *inputs)
 

@@ -34,13 +34,6 @@ def _code_digest() -> bytes:
     return h.digest()
 
 
-def frame_digest(frame: pl.DataFrame) -> str:
-    """A digest of a (small) frame's rows, whatever their order, and its schema."""
-    h = hashlib.sha256(frame.hash_rows(seed=0x6D656D6F).sort().to_numpy().tobytes())
-    h.update(repr(frame.schema).encode())
-    return h.hexdigest()
-
-
 class Memo:
     """`memo(name, frame)`: `frame`'s rows from the cache when the inputs were seen before.
 

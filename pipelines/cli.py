@@ -118,7 +118,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_grant_reader(args: argparse.Namespace) -> int:
-    from pipelines.warehouse.roles import grant_reader
+    from pipelines.warehouse.roles import ReaderRoleError, grant_reader
 
     url = args.warehouse or os.environ.get("WAREHOUSE_URL", "")
     if not url.startswith("postgresql"):
@@ -126,7 +126,11 @@ def cmd_grant_reader(args: argparse.Namespace) -> int:
               "error: the reader role exists on PostgreSQL only (give --warehouse or WAREHOUSE_URL)",
               file=sys.stderr)
         return EXIT_USAGE
-    granted = grant_reader(url, args.password or os.environ.get("TOWNSTAT_READER_PASSWORD"))
+    try:
+        granted = grant_reader(url, args.password or os.environ.get("TOWNSTAT_READER_PASSWORD"))
+    except ReaderRoleError as exc:
+        print(f"错误 error: {exc}", file=sys.stderr)
+        return 1
     _print("townstat_reader 可读 / may read: " + ", ".join(granted))
     return 0
 

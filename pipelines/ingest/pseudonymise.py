@@ -8,11 +8,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import threading
 
 import polars as pl
 
 DEMO_PII_KEY = "townstat-demo-key-NOT-FOR-PRODUCTION"
+#: contract section 4: production refuses a key shorter than this many UTF-8 bytes
+MIN_PRODUCTION_KEY_BYTES = 32
+KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+DEMO_KEY_WARNING = (
+    "警告：TOWNSTAT_PII_KEY 未设置（或为演示密钥），身份证号正用内置的公开演示密钥做假名化，任何人都能"
+    "据此由身份证号算出 person_key：只可用于演示和测试。正式数据请设置自己的密钥（至少 32 字节，保密保存，"
+    f"以后每次刷新都用同一个），例如用 {KEY_COMMAND} 生成 / "
+    "warning: TOWNSTAT_PII_KEY is unset (or the demo key): person IDs are pseudonymised with the "
+    "built-in, public demo key, so anyone can compute a person_key from a person ID: for demos and "
+    "tests only. For real data set your own key (at least 32 bytes, kept secret, the same for every "
+    f"later refresh), for instance one made by {KEY_COMMAND}"
+)
+
+log = logging.getLogger(__name__)
+_warned = threading.Event()
 
 
 class UnsafePIIKey(RuntimeError):  # noqa: N818
@@ -20,15 +38,35 @@ class UnsafePIIKey(RuntimeError):  # noqa: N818
 
 
 def pii_key() -> bytes:
-    """The HMAC key; refuses the demo key (or none) when TOWNSTAT_ENV=production."""
+    """The HMAC key (UTF-8 bytes of TOWNSTAT_PII_KEY, else the demo key).
+
+    With TOWNSTAT_ENV=production it refuses the demo key, no key, and a key shorter than
+    32 bytes. Elsewhere the demo key is allowed, with a warning (Chinese and English) logged
+    once per process: `townstat refresh` prints it, Dagster keeps it in the run's captured logs.
+    """
     key = os.environ.get("TOWNSTAT_PII_KEY", "")
     production = os.environ.get("TOWNSTAT_ENV", "").lower() == "production"
     if production and (not key or key == DEMO_PII_KEY):
         raise UnsafePIIKey(
-            "生产环境必须设置自己的 TOWNSTAT_PII_KEY（不能使用演示密钥）/ "
-            "TOWNSTAT_ENV=production requires your own TOWNSTAT_PII_KEY, not the demo key"
+            "生产环境必须设置自己的 TOWNSTAT_PII_KEY（不能使用演示密钥），至少 32 字节，例如用 "
+            f"{KEY_COMMAND} 生成 / TOWNSTAT_ENV=production requires your own TOWNSTAT_PII_KEY, not the "
+            f"demo key, of at least 32 bytes; make one with {KEY_COMMAND}"
         )
-    return (key or DEMO_PII_KEY).encode("utf-8")
+    size = len(key.encode("utf-8"))
+    if production and size < MIN_PRODUCTION_KEY_BYTES:
+        raise UnsafePIIKey(
+            f"生产环境的 TOWNSTAT_PII_KEY 太短：{size} 字节（UTF-8），至少需要 {MIN_PRODUCTION_KEY_BYTES} "
+            f"字节。请用 {KEY_COMMAND} 生成一个新密钥并保密保存（换密钥后所有 person_key 都会改变）/ "
+            f"TOWNSTAT_PII_KEY is too short for production: {size} bytes (UTF-8), at least "
+            f"{MIN_PRODUCTION_KEY_BYTES} are required. Make a new key with {KEY_COMMAND} and keep it "
+            "secret (a new key changes every person_key)"
+        )
+    if not key or key == DEMO_PII_KEY:
+        if not _warned.is_set():
+            _warned.set()
+            log.warning(DEMO_KEY_WARNING)
+        return DEMO_PII_KEY.encode("utf-8")
+    return key.encode("utf-8")
 
 
 def key_fingerprint(key: bytes) -> str:

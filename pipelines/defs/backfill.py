@@ -75,7 +75,7 @@ def _recompute(url: str, raw_root, year: int, county: str | None = None) -> dict
 
     frames = {"ind_town_year": rows(ind), "pub_town_year": rows(pub)}
     if county is None:
-        refs = read_references([f for f in scan_raw_area(raw_root) if f.source == "reference"])
+        refs = read_references([f for f in scan_raw_area(raw_root) if f.source == "reference" and f.problem is None])
         specialty = specialty_town_year(enterprise, tax, employment, registry, towns, refs.specialty_towns,
                                         refs.leading, refs.market_totals)
         criterion, wide = evaluate(specialty, refs.specialty_towns, load_criteria_sets())

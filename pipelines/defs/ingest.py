@@ -45,7 +45,7 @@ def raw_files(context: AssetExecutionContext, raw_area: RawArea) -> Output[list[
        ins=ins("files"),
        description="参考文件：乡镇、专业镇、龙头企业、全省产值 / reference files")
 def references(context: AssetExecutionContext, files: list[RawFile]) -> Output[dict[str, pl.DataFrame]]:
-    result = read_references([f for f in files if f.source == "reference"])
+    result = read_references([f for f in files if f.source == "reference" and f.problem is None])
     dq_files = [file_record(f, status, read, loaded, msg) for f, status, read, loaded, msg, _ in result.files]
     rejected = [rejected_records(f, rej, spec_for(f)) for f, *_, rej in result.files]
     out = {
@@ -105,7 +105,7 @@ def build_ingest_asset(source: str):
         pii = pii_key()
         fingerprint = cache_fingerprint(ctx, pii)
         cache = IngestCache(raw_area.cache_dir or None, fingerprint)
-        mine = [f for f in files if f.source == source]
+        mine = [f for f in files if f.source == source and f.problem is None]
         result = ingest_source(source, mine, ctx, pii, cache, progress=context.log.info, lazy=True)
         dq_files = [file_record(o.file, o.status, o.rows_read, o.rows_loaded, o.message)
                     for o in result.outcomes]
@@ -122,7 +122,7 @@ def build_ingest_asset(source: str):
         kept = cache.fact_path(source, digest)
         checked_before = False
         if kept is not None:
-            reused = kept.exists()
+            reused = cache.fact_kept(kept)
             if not reused:
                 cache.store_fact(kept, result.current)
             checked_before = reused and kept.with_suffix(".checked").exists()

@@ -41,7 +41,8 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
              registry: FrameBundle) -> Output[dict[str, pl.DataFrame]]:
     sources = {"enterprise": enterprise, "tax": tax, "employment": employment, "registry": registry}
     unsourced = pl.DataFrame(
-        [file_record(f, "rejected", 0, 0, NO_SOURCE_MESSAGE) for f in files if f.source is None],
+        [file_record(f, "rejected", 0, 0, f.problem or NO_SOURCE_MESSAGE) for f in files
+         if f.source is None or f.problem is not None],
         schema=DQ_FILE_SCHEMA,
     )
     current = pl.concat([unsourced, refs["dq_file"], *[s["dq_file"] for s in sources.values()]])

@@ -82,12 +82,15 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
             try:
                 # kept in the cache between runs: like the warehouse, only what changed is rewritten
                 publish(url, frames, fingerprints={})
+                result = validate_warehouse(url, docs)
+                if result.critical_failed:  # on a kept copy: not believed before a clean rebuild
+                    raise RuntimeError("critical failures on the kept staging copy")
             except Exception as exc:  # a damaged staging copy is a cache, not data: built again
-                context.log.warning(f"GX staging copy rebuilt ({exc})")
+                context.log.warning(f"GX 暂存库已重建 / GX staging copy rebuilt ({exc.__class__.__name__})")
                 for leftover in staging.parent.glob(f"{staging.name}*"):
-                    leftover.unlink()
+                    leftover.unlink(missing_ok=True)
                 publish(url, frames)
-            result = validate_warehouse(url, docs)
+                result = validate_warehouse(url, docs)
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),

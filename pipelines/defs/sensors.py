@@ -41,6 +41,7 @@ from pipelines.ingest.inventory import (
     file_sha256,
     list_raw_area,
     state_digest,
+    unreadable_problem,
 )
 
 QUIET_SECONDS = 60  # contract section 2: a file must be unchanged for 60 s
@@ -116,6 +117,9 @@ def raw_state(root: Path, cache_dir: str | None = None, now: float | None = None
     started = time.monotonic()
     dirty = False
     for e in entries:
+        if e.problem is not None:  # a link, a pipe...: listed, never read
+            state.files.append(e.refused())
+            continue
         sha = cache.get(e)
         if sha is None:
             if time.monotonic() - started > budget:
@@ -125,6 +129,9 @@ def raw_state(root: Path, cache_dir: str | None = None, now: float | None = None
                 sha = file_sha256(e.path)
             except FileNotFoundError:
                 state.busy.append(e.relpath)
+                continue
+            except OSError as exc:  # unreadable: refused by the refresh, not a reason to wait
+                state.files.append(e.refused(unreadable_problem(exc)))
                 continue
             cache.put(e, sha)
             dirty = True

@@ -12,13 +12,12 @@ them invalidates every part). Only the latest file of each part is kept.
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import cache
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.parquet import write_parquet
+from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parquet
 
 #: The modules whose code decides what a memoised part contains.
 CODE = ("indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
@@ -54,16 +53,13 @@ class Memo:
         if self.folder is None:
             return frame
         path = self.folder / f"{name}-{self.digest}.parquet"
-        if path.exists():
+        if kept_parquet_intact(path):  # a damaged or half-written part is computed again
             self.reused.append(name)
             return pl.scan_parquet(path)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        write_parquet(frame.collect(), tmp)
-        os.replace(tmp, path)  # readers see the whole file or none
+        write_kept_parquet(frame.collect(), path)  # readers see the whole file or none
         for old in self.folder.glob(f"{name}-*.parquet"):
             if old != path:
-                old.unlink(missing_ok=True)
+                remove_kept(old)
         self.computed.append(name)
         return pl.scan_parquet(path)
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.echo import mask_ids_expr
 from pipelines.ingest.identifiers import (
     normalise_person_id,
     normalise_uscc,
     person_id_is_valid,
+    reads_as_person_id,
     uscc_is_valid,
 )
 from schemas.columns import ColumnSpec
@@ -138,7 +140,9 @@ def parse_date(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
 def parse_uscc(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     value = normalise_uscc(pl.col(c))
     blank = _is_empty(value)
-    bad = ~uscc_is_valid(value)
+    # a person ID in a USCC column (a swapped export) is never accepted, even when it happens
+    # to pass the USCC check character: it would reach the warehouse in clear
+    bad = ~uscc_is_valid(value) | reads_as_person_id(value)
     return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, "uscc_invalid")
 
 
@@ -178,7 +182,8 @@ def parse_industry(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
 def parse_text(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     t = _text(c)
     blank = _is_empty(t)
-    return pl.when(~blank).then(t), _rule(blank, spec.required, pl.lit(False), "value_invalid")
+    # free text (names) is kept, but never with a person ID inside it (contract v4 section 4)
+    return pl.when(~blank).then(mask_ids_expr(t)), _rule(blank, spec.required, pl.lit(False), "value_invalid")
 
 
 def _number(t: pl.Expr) -> pl.Expr:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from pipelines.echo import echo_expr, mask_ids
 from pipelines.ingest.inventory import RawFile
 from pipelines.ingest.validate import rejection_messages
 from schemas.columns import REFERENCES, SOURCES, SourceSpec
@@ -26,23 +27,38 @@ NO_SOURCE_MESSAGE = ("文件不在任何来源文件夹中（应放入 enterpris
 
 
 def file_record(f: RawFile, status: str, rows_read: int, rows_loaded: int, message: str) -> dict:
+    """A dq_file row. Path and message are echoed text: person-ID-shaped tokens masked."""
     return {
-        "file_id": f.file_id, "path": f.relpath, "source": f.source or "", "sha256": f.sha256,
+        "file_id": f.file_id, "path": mask_ids(f.relpath), "source": f.source or "",
+        "sha256": f.sha256 or None,
         "bytes": f.bytes, "mtime": dt.datetime.fromtimestamp(f.mtime, dt.UTC),
         "status": status, "rows_read": rows_read, "rows_loaded": rows_loaded,
-        "rows_rejected": rows_read - rows_loaded, "message": message,
+        "rows_rejected": rows_read - rows_loaded, "message": echo_message(message),
     }
 
 
+def echo_message(message: str | None) -> str | None:
+    """A message as stored and shown: IDs masked, control characters replaced, never cut."""
+    return None if message is None else mask_ids(message).translate(_CONTROL_TO_REPLACEMENT)
+
+
+_CONTROL_TO_REPLACEMENT = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
+
+
 def rejected_records(f: RawFile, rejected: pl.DataFrame, spec: SourceSpec | None) -> pl.DataFrame:
+    """dq_rejected_row rows: the value echoed (`pipelines.echo`: person-ID-shaped tokens masked
+    whatever the column, control characters shown, long cells shortened), and the message
+    built from that echo, never from the raw cell."""
     if rejected.height == 0:
         return pl.DataFrame(schema=DQ_REJECTED_SCHEMA)
-    message = (rejection_messages(rejected, f.relpath, spec) if spec is not None
-               else pl.format("文件 {} 第{}行 {}：{} / File {}, row {}, column {}: {}", pl.lit(f.relpath),
-                              pl.col("source_row"), pl.col("column"), pl.col("rule"), pl.lit(f.relpath),
+    rejected = rejected.with_columns(echo_expr(pl.col("value")).alias("value"))
+    path = mask_ids(f.relpath) or ""
+    message = (rejection_messages(rejected, path, spec) if spec is not None
+               else pl.format("文件 {} 第{}行 {}：{} / File {}, row {}, column {}: {}", pl.lit(path),
+                              pl.col("source_row"), pl.col("column"), pl.col("rule"), pl.lit(path),
                               pl.col("source_row"), pl.col("column"), pl.col("rule")))
     return rejected.select(
-        pl.lit(f.file_id).alias("file_id"), pl.lit(f.relpath).alias("path"), "source_row", "column",
+        pl.lit(f.file_id).alias("file_id"), pl.lit(path).alias("path"), "source_row", "column",
         "rule", "value", message.alias("message"),
     ).cast(DQ_REJECTED_SCHEMA)
 

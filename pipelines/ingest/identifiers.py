@@ -83,6 +83,16 @@ def person_id_is_valid(col: pl.Expr) -> pl.Expr:
     return col.map_batches(_person_valid_series, return_dtype=pl.Boolean, is_elementwise=True)
 
 
+def reads_as_person_id(col: pl.Expr) -> pl.Expr:
+    """A valid person ID that is plausible as one: the check digit holds, the address code
+    starts 1-8 (province codes 11-82) and the birth date is a date of 1900-2099. A USCC
+    issued by market regulation starts with 9 and never reads so."""
+    birth = col.str.slice(6, 8)
+    plausible = (col.str.contains(r"^[1-8][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])")
+                 .fill_null(False))
+    return plausible & birth.str.to_date("%Y%m%d", strict=False).is_not_null() & person_id_is_valid(col)
+
+
 def uscc_check_character(first17: str) -> str:
     """The check character for 17 characters (used by tests and the demo data)."""
     total = sum(USCC_VALUES[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))

@@ -11,13 +11,19 @@ each column (header bracket, else a `单位：万元` title row, else the source
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fastexcel
 import polars as pl
 
+from pipelines.echo import echo
+from pipelines.ingest.limits import LimitExceeded, check_csv_size, check_xlsx, file_budget_bytes
 from schemas.columns import MONEY_UNITS, SourceSpec
 
 HEADER_SCAN_ROWS = 50
@@ -53,8 +59,7 @@ def decode_csv_bytes(data: bytes) -> tuple[bytes, str]:
     if head.count(b"\x00") > max(8, len(head) // 100):  # UTF-16, a database file, an image...
         raise FileRejected("文件不是文本表格（含二进制内容）",
                            "the file is not a text table (binary content)")
-    # a stray NUL in a cell would break the database text types: drop it, keep the row
-    data = data.replace(b"\x00", b"")
+    # a stray NUL stays in its cell: validation rejects that cell (value_invalid), never strips it
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         encoding = "utf-8-sig"
@@ -172,12 +177,13 @@ def _csv_top_rows(utf8: bytes) -> list[list[str | None]]:
             if len(rows) >= HEADER_SCAN_ROWS:
                 break
     except csv.Error as exc:
-        raise FileRejected("CSV 格式错误，无法读取", f"malformed CSV: {exc}") from exc
+        raise FileRejected("CSV 格式错误，无法读取", f"malformed CSV: {short_error(exc)}") from exc
     return rows
 
 
-def read_csv_cells(path: Path, spec: SourceSpec) -> ParsedTable:
-    utf8, encoding = decode_csv_bytes(path.read_bytes())
+def read_csv_cells(data: bytes, spec: SourceSpec) -> ParsedTable:
+    utf8, encoding = decode_csv_bytes(data)
+    del data
     top = _csv_top_rows(utf8)
     h = find_header(top, spec)
     positions, factors = map_columns(top[h], spec, title_unit(top[:h]))
@@ -191,20 +197,22 @@ def read_csv_cells(path: Path, spec: SourceSpec) -> ParsedTable:
             quote_char='"',
         )
     except Exception as exc:  # polars raises several error types for malformed text
-        raise FileRejected("CSV 格式错误，无法读取", f"malformed CSV: {exc}") from exc
+        raise FileRejected("CSV 格式错误，无法读取", f"malformed CSV: {short_error(exc)}") from exc
     raw = raw.slice(1)  # the header row itself
     return _finish(raw, positions, factors, h, spec, encoding)
 
 
-def read_xlsx_cells(path: Path, spec: SourceSpec) -> ParsedTable:
-    import fastexcel
-
+def read_xlsx_cells(data: bytes, spec: SourceSpec) -> ParsedTable:
+    try:  # Excel's limits and the memory bound, from the archive, before anything is unpacked
+        check_xlsx(data)
+    except LimitExceeded as exc:
+        raise FileRejected(exc.zh, exc.en) from exc
     try:
-        reader = fastexcel.read_excel(path)
+        reader = fastexcel.read_excel(data)
         sheet = reader.load_sheet(0, header_row=None, dtypes="string", skip_rows=0)
         raw = sheet.to_polars()
     except Exception as exc:  # corrupt archive, not a workbook, encrypted...
-        raise FileRejected("Excel 文件损坏或无法读取", f"corrupt or unreadable xlsx: {exc}") from exc
+        raise FileRejected("Excel 文件损坏或无法读取", f"corrupt or unreadable xlsx: {short_error(exc)}") from exc
     if raw.width == 0 or raw.height == 0:
         raise FileRejected("Excel 第一个工作表为空", "the first sheet of the workbook is empty")
     raw = raw.rename({c: f"column_{i + 1}" for i, c in enumerate(raw.columns)})
@@ -249,10 +257,77 @@ def _finish(raw: pl.DataFrame, positions: dict[int, str], factors: dict[str, flo
 READERS = {".csv": read_csv_cells, ".xlsx": read_xlsx_cells}
 
 
-def read_cells(path: Path, spec: SourceSpec) -> ParsedTable:
-    """Dispatch on the file's extension; unsupported formats are rejected whole."""
+def _unsupported(suffix: str) -> FileRejected:
+    return FileRejected(f"不支持的文件格式 {suffix or '(无扩展名)'}（只接受 .csv 和 .xlsx）",
+                        f"unsupported format {suffix or '(none)'} (only .csv and .xlsx)")
+
+
+class FileChanged(Exception):  # noqa: N818 - a verdict, not a programming error
+    """The bytes read are not the version listed: the file changed while it was read."""
+
+
+def read_version(path: Path, sha256: str | None) -> bytes:
+    """The bytes of one version of a raw file, read once (contract v4 section 2).
+
+    Refuses, before reading, anything that is not a regular file, an unsupported format and a
+    CSV too large for the memory bound; with `sha256`, raises `FileChanged` when the bytes read
+    are not that version, so that they are never recorded under another version's hash."""
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise _unsupported(suffix)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRejected("不是普通文件，不会被读取", "not a regular file: never opened")
+        try:
+            if suffix == ".csv":
+                check_csv_size(st.st_size)
+            elif st.st_size > file_budget_bytes():
+                check_csv_size(st.st_size)  # an archive larger than the bound itself
+        except LimitExceeded as exc:
+            raise FileRejected(exc.zh, exc.en) from exc
+        data = fh.read()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise FileChanged(path.name)
+    return data
+
+
+def read_cells(path: Path, spec: SourceSpec, data: bytes | None = None) -> ParsedTable:
+    """Dispatch on the file's extension; unsupported formats are rejected whole.
+
+    `data`: the file's bytes as read by `read_version` (read here when not given)."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
-        raise FileRejected(f"不支持的文件格式 {path.suffix or '(无扩展名)'}（只接受 .csv 和 .xlsx）",
-                           f"unsupported format {path.suffix or '(none)'} (only .csv and .xlsx)")
-    return reader(path, spec)
+        raise _unsupported(path.suffix.lower())
+    return reader(read_version(path, None) if data is None else data, spec)
+
+
+def short_error(exc: BaseException) -> str:
+    """A library's error as one short line a reader may see: no absolute path, no person ID."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"(?:/[^\s/:'\"]+)+/([^\s/:'\"]+)", r"\1", text)  # absolute paths: the file name only
+    text = text.split("Context:")[0].strip() or exc.__class__.__name__
+    return echo(text) or exc.__class__.__name__
+
+
+CHANGED_MESSAGE = ("文件在读取过程中被修改，本次未使用，下次刷新时重新读取 / the file changed while it was read: "
+                   "not used this time, read again at the next refresh")
+GONE_MESSAGE = "文件在列出后被删除或移走 / the file was removed or moved after it was listed"
+
+
+def failure_message(exc: BaseException) -> str:
+    """What staff read when reading one file went wrong in a way that says nothing about its
+    bytes (it changed, vanished, could not be read, or a library failed): the error class and
+    a short reason, raw-relative names only."""
+    if isinstance(exc, FileChanged):
+        return CHANGED_MESSAGE
+    if isinstance(exc, FileNotFoundError):
+        return GONE_MESSAGE
+    name = exc.__class__.__name__
+    reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else short_error(exc))[:200]
+    if isinstance(exc, OSError):
+        return f"无法读取（{name}：{reason}） / cannot be read ({name}: {reason})"
+    return (f"读取或校验此文件时出错（{name}：{reason}），此文件未使用，其他文件照常处理 / unexpected "
+            f"error while reading or validating this file ({name}: {reason}); it was not used, "
+            "the other files load")

@@ -13,7 +13,8 @@ import polars as pl
 
 from pipelines.ingest.cells import ParseContext, current_year, parse_boolean
 from pipelines.ingest.inventory import RawFile
-from pipelines.ingest.readers import FileRejected, read_cells
+from pipelines.ingest.limits import REJECTED_ROWS_PER_RULE, cap_rejected
+from pipelines.ingest.readers import FileRejected, failure_message, read_cells, read_version
 from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
 from pipelines.reference import TOWN_COLUMNS, industry_classes, shipped_towns
 from schemas.columns import (
@@ -97,7 +98,7 @@ def read_towns(file: RawFile | None) -> tuple[pl.DataFrame, tuple | None]:
     if file is None:
         return shipped_towns(), None
     try:
-        table = read_cells(file.path, TOWNS_REF)
+        table = read_cells(file.path, TOWNS_REF, read_version(file.path, file.sha256 or None))
     except FileRejected as exc:
         msg = f"{exc.zh}；改用系统自带的山西乡镇名录 / {exc.en}; the shipped Shanxi towns list is used instead"
         return shipped_towns(), (file, "rejected", 0, 0, msg, _empty_rejected())
@@ -141,22 +142,45 @@ def read_references(files: list[RawFile]) -> ReferenceResult:
                                  "specialty_towns.csv, leading_enterprises.csv or market_totals.csv)",
                                  _empty_rejected()))
 
-    towns, towns_record = read_towns(by_name.get("towns.csv"))
+    towns, towns_record = _guarded(read_towns, by_name.get("towns.csv"), shipped_towns())
     if towns_record:
         result_files.append(towns_record)
     ctx = reference_context(towns)
-    specialty, record = _read_specialty(by_name.get("specialty_towns.csv"), ctx, towns)
+    specialty, record = _guarded(_read_specialty, by_name.get("specialty_towns.csv"), EMPTY_SPECIALTY,
+                                 ctx, towns)
     if record:
         result_files.append(record)
-    leading, record = _read_simple(by_name.get("leading_enterprises.csv"), LEADING_REF, ctx,
-                                   EMPTY_LEADING, specialty)
+    leading, record = _guarded(_read_simple, by_name.get("leading_enterprises.csv"), EMPTY_LEADING,
+                               LEADING_REF, ctx, EMPTY_LEADING, specialty)
     if record:
         result_files.append(record)
-    market, record = _read_simple(by_name.get("market_totals.csv"), MARKET_TOTALS_REF, ctx,
-                                  EMPTY_MARKET, specialty)
+    market, record = _guarded(_read_simple, by_name.get("market_totals.csv"), EMPTY_MARKET,
+                              MARKET_TOTALS_REF, ctx, EMPTY_MARKET, specialty)
     if record:
         result_files.append(record)
-    return ReferenceResult(towns, specialty, leading, market, result_files)
+    return ReferenceResult(towns, specialty, leading, market, [_capped(r) for r in result_files])
+
+
+def _guarded(read, file: RawFile | None, fallback: pl.DataFrame, *args) -> tuple[pl.DataFrame, tuple | None]:
+    """`read(file, *args)`; any accident with the file rejects it and the fallback is used."""
+    if file is None:
+        return read(None, *args)
+    try:
+        return read(file, *args)
+    except Exception as exc:  # noqa: BLE001 - one file's accident never stops the others
+        return fallback, (file, "rejected", 0, 0, failure_message(exc), _empty_rejected())
+
+
+def _capped(record: tuple) -> tuple:
+    """At most REJECTED_ROWS_PER_RULE rejected rows per rule listed, the rest counted."""
+    f, status, read, loaded, message, rejected = record
+    rejected, left_out = cap_rejected(rejected)
+    if left_out:
+        zh, _, en = message.partition(" / ")
+        zh += f"{'；' if zh else ''}{left_out} 行拒收行未逐条列出（每条规则只列前 {REJECTED_ROWS_PER_RULE:,} 行）"
+        en += f"{'; ' if en else ''}{left_out} rejected rows not listed (the first {REJECTED_ROWS_PER_RULE:,} of each rule are)"
+        message = f"{zh} / {en}"
+    return f, status, read, loaded, message, rejected
 
 
 def reference_context(towns: pl.DataFrame) -> ParseContext:
@@ -172,7 +196,7 @@ def _read_specialty(file: RawFile | None, ctx: ParseContext,
     if file is None:
         return EMPTY_SPECIALTY, None
     try:
-        table = read_cells(file.path, SPECIALTY_TOWNS_REF)
+        table = read_cells(file.path, SPECIALTY_TOWNS_REF, read_version(file.path, file.sha256 or None))
     except FileRejected as exc:
         return EMPTY_SPECIALTY, (file, "rejected", 0, 0, f"{exc.zh} / {exc.en}", _empty_rejected())
     frame = table.frame.with_columns(
@@ -216,7 +240,7 @@ def _read_simple(file: RawFile | None, spec, ctx: ParseContext, empty: pl.DataFr
     if file is None:
         return empty, None
     try:
-        table = read_cells(file.path, spec)
+        table = read_cells(file.path, spec, read_version(file.path, file.sha256 or None))
     except FileRejected as exc:
         return empty, (file, "rejected", 0, 0, f"{exc.zh} / {exc.en}", _empty_rejected())
     v = validate_table(table.frame, spec, ctx, table.money_factors)

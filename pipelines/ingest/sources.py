@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import tempfile
@@ -20,17 +21,26 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.echo import mask_ids
 from pipelines.ingest.cells import ParseContext
 from pipelines.ingest.inventory import RawFile
+from pipelines.ingest.limits import REJECTED_ROWS_PER_RULE, cap_rejected
 from pipelines.ingest.pseudonymise import PersonKeyer, key_fingerprint
-from pipelines.ingest.readers import FileRejected, read_cells
+from pipelines.ingest.readers import (
+    FileRejected,
+    failure_message,
+    read_cells,
+    read_version,
+)
 from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
-from pipelines.parquet import write_parquet
+from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parquet
 from schemas.above_scale import above_scale_expr, threshold_table
 from schemas.columns import SOURCES, SourceSpec
 
+log = logging.getLogger(__name__)
+
 # Bump when parsing or validation changes, so cached results are not reused.
-PARSER_VERSION = "2026-11-25.1"
+PARSER_VERSION = "2026-11-30.1"
 
 FACT_TABLES = {
     "enterprise": "fact_enterprise_year",
@@ -101,7 +111,12 @@ def finish_source_columns(source: str, frame: pl.DataFrame, keyer: PersonKeyer) 
 
 
 class IngestCache:
-    """Validated rows per file content, as Parquet (never a clear person ID)."""
+    """Validated rows per file content, as Parquet (never a clear person ID).
+
+    Per file: `<sha>.accepted.parquet`, `<sha>.rejected.parquet` and `<sha>.json`, each written
+    atomically, the JSON last (it is what makes an entry). An entry missing any part, or with a
+    part truncated or unreadable, is a miss: the file is validated again (contract v4
+    section 3: the cache is a convenience and can never stop a refresh)."""
 
     def __init__(self, root: Path | None, fingerprint: str):
         self.root = Path(root) / fingerprint if root else None
@@ -116,10 +131,26 @@ class IngestCache:
         paths = self._paths(f.sha256)
         if paths is None or not paths[2].exists():
             return None
-        meta = json.loads(paths[2].read_text())
-        accepted = pl.scan_parquet(paths[0]) if paths[0].exists() else None
-        return FileOutcome(f, meta["status"], meta["rows_read"], meta["rows_loaded"], meta["message"],
-                           accepted, pl.read_parquet(paths[1]), meta.get("parts"))
+        try:
+            meta = json.loads(paths[2].read_text(encoding="utf-8"))
+            if meta.get("sha256") != f.sha256:
+                raise ValueError("entry of another version")
+            accepted = None
+            if meta["has_accepted"]:
+                if not kept_parquet_intact(paths[0]):
+                    raise ValueError("accepted rows damaged")
+                accepted = pl.scan_parquet(paths[0])
+            if not kept_parquet_intact(paths[1]):
+                raise ValueError("rejected rows damaged")
+            rejected = pl.read_parquet(paths[1])
+            return FileOutcome(f, meta["status"], int(meta["rows_read"]), int(meta["rows_loaded"]),
+                               str(meta["message"]), accepted, rejected, meta.get("parts"))
+        except Exception as exc:  # noqa: BLE001 - a damaged entry is a miss, rebuilt from the raw file
+            log.warning("缓存条目 %s 无法使用（%s），将从原始文件重建 / cache entry %s unusable (%s), "
+                        "rebuilt from the raw file", f.sha256[:12], exc, f.sha256[:12], exc)
+            for p in paths:
+                remove_kept(p)
+            return None
 
     def put(self, o: FileOutcome, accepted: pl.DataFrame | None) -> FileOutcome:
         column = PARTITION_COLUMN.get(o.file.source or "")
@@ -129,32 +160,36 @@ class IngestCache:
         if paths is None:
             o.accepted = accepted.lazy() if accepted is not None else None
             return o
-        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        paths[2].unlink(missing_ok=True)  # the entry is gone until it is whole again
         if accepted is not None:
-            tmp = paths[0].with_suffix(".tmp")
-            write_parquet(accepted, tmp)
-            tmp.replace(paths[0])
+            write_kept_parquet(accepted, paths[0])
             o.accepted = pl.scan_parquet(paths[0])
-        write_parquet(o.rejected, paths[1])
-        meta = {"status": o.status, "rows_read": o.rows_read, "rows_loaded": o.rows_loaded,
-                "message": o.message, "parts": o.parts}
-        paths[2].write_text(json.dumps(meta, ensure_ascii=False))
+        write_kept_parquet(o.rejected, paths[1])
+        meta = {"sha256": o.file.sha256, "status": o.status, "rows_read": o.rows_read,
+                "rows_loaded": o.rows_loaded, "message": o.message, "parts": o.parts,
+                "has_accepted": accepted is not None}
+        tmp = paths[2].with_name(f".{paths[2].name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, paths[2])
         return o
-
 
     def fact_path(self, source: str, content: str) -> Path | None:
         """Where the current fact of `source` built from `content` is kept (None: no cache)."""
         return None if self.root is None else self.root / "facts" / f"{source}-{content[:32]}.parquet"
 
+    def fact_kept(self, path: Path) -> bool:
+        """The kept fact is there and whole (a damaged one is removed, to be written again)."""
+        if kept_parquet_intact(path):
+            return True
+        path.with_suffix(".checked").unlink(missing_ok=True)
+        return False
+
     def store_fact(self, path: Path, frame: pl.LazyFrame | pl.DataFrame) -> None:
         """Write a source's current fact once; older versions of it are removed."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        write_parquet(frame, tmp)
-        tmp.replace(path)
+        write_kept_parquet(frame, path)
         source = path.name.split("-")[0]
         for old in path.parent.glob(f"{source}-*"):
-            if old.stem != path.stem and not old.name.endswith(".tmp"):
+            if not old.name.startswith(path.stem) and not old.name.startswith("."):
                 old.unlink(missing_ok=True)
 
 
@@ -168,23 +203,40 @@ def cache_fingerprint(ctx: ParseContext, key: bytes) -> str:
     return h.hexdigest()[:16]
 
 
+def _rejected_outcome(f: RawFile, message: str) -> FileOutcome:
+    return FileOutcome(f, "rejected", 0, 0, message, None, pl.DataFrame(schema=REJECTED_SCHEMA))
+
+
 def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, keyer: PersonKeyer,
                   cache: IngestCache) -> FileOutcome:
+    """One file's outcome. Whatever goes wrong with this file rejects this file only.
+
+    A verdict on the bytes (not a table, too large, a header missing) is cached with them; an
+    accident (the file changed or vanished while read, an I/O error, a bug) is not, so the
+    next refresh tries again."""
     cached = cache.get(f)
     if cached is not None:
         return cached
     try:
-        table = read_cells(f.path, spec)
+        table = read_cells(f.path, spec, read_version(f.path, f.sha256))
+        v = validate_table(table.frame, spec, ctx, table.money_factors)
+        del table
+        accepted = finish_source_columns(spec.name, v.accepted, keyer)
     except FileRejected as exc:
-        o = FileOutcome(f, "rejected", 0, 0, f"{exc.zh} / {exc.en}", None, pl.DataFrame(schema=REJECTED_SCHEMA))
-        return cache.put(o, None)
-    v = validate_table(table.frame, spec, ctx, table.money_factors)
-    accepted = finish_source_columns(spec.name, v.accepted, keyer)
+        return cache.put(_rejected_outcome(f, f"{exc.zh} / {exc.en}"), None)
+    except Exception as exc:  # noqa: BLE001 - one file's accident never stops the others
+        return _rejected_outcome(f, failure_message(exc))
     n_bad_rows = v.rejected["source_row"].n_unique()
+    rejected, left_out = cap_rejected(v.rejected)
     msg = ""
     if n_bad_rows:
-        msg = f"{n_bad_rows} 行被拒收，见 dq_rejected_row / {n_bad_rows} rows rejected, see dq_rejected_row"
-    o = FileOutcome(f, "loaded", v.rows_read, v.rows_read - n_bad_rows, msg, None, v.rejected)
+        zh = f"{n_bad_rows} 行被拒收，见 dq_rejected_row"
+        en = f"{n_bad_rows} rows rejected, see dq_rejected_row"
+        if left_out:
+            zh += f"；其中 {left_out} 行未逐条列出（每条规则只列前 {REJECTED_ROWS_PER_RULE:,} 行）"
+            en += f"; {left_out} of them not listed (the first {REJECTED_ROWS_PER_RULE:,} rows of each rule are)"
+        msg = f"{zh} / {en}"
+    o = FileOutcome(f, "loaded", v.rows_read, v.rows_read - n_bad_rows, msg, None, rejected)
     return cache.put(o, accepted)
 
 
@@ -225,9 +277,14 @@ def _validate_parallel(todo: list[RawFile], source: str, ctx: ParseContext, key:
         futures = {pool.submit(_validate_in_worker, f, source, ctx, key, str(cache.root.parent),
                                cache.root.name): f for f in todo}
         for done, fut in enumerate(as_completed(futures), 1):
-            fut.result()
+            try:
+                fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker lost: the parent validates the file itself
+                log.warning("校验进程失败（%s），该文件改由主进程处理 / a validation worker failed (%s); the "
+                            "file is validated in the main process", exc.__class__.__name__,
+                            exc.__class__.__name__)
             if progress:
-                progress(f"[{source} {done}/{len(todo)} validated] {futures[fut].relpath}")
+                progress(f"[{source} {done}/{len(todo)} validated] {mask_ids(futures[fut].relpath)}")
 
 
 def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: bytes,
@@ -264,7 +321,7 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
                     None, pl.DataFrame(schema=REJECTED_SCHEMA)))
                 continue
             if progress and f in todo and ingest_workers() == 1:
-                progress(f"[{source} {i}/{len(ordered)}] {f.relpath}")
+                progress(f"[{source} {i}/{len(ordered)}] {mask_ids(f.relpath)}")
             outcomes.append(validate_file(f, spec, ctx, keyer, cache))
 
         parts = [

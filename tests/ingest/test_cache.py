@@ -14,7 +14,7 @@ def test_second_refresh_reads_only_the_new_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TOWNSTAT_INGEST_WORKERS", "1")  # parse in this process, where we count
     reads: list[str] = []
     real = sources.read_cells
-    monkeypatch.setattr(sources, "read_cells", lambda path, spec: reads.append(path.name) or real(path, spec))
+    monkeypatch.setattr(sources, "read_cells", lambda path, spec, *data: reads.append(path.name) or real(path, spec, *data))
     raw, cache = tmp_path / "raw", tmp_path / "cache"
     _month(raw, 1, 5)
     _month(raw, 2, 7)

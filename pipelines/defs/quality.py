@@ -2,7 +2,16 @@
 
 
 import polars as pl
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import FACTS, ins
@@ -17,6 +26,7 @@ from pipelines.ingest.file_records import (
 )
 from pipelines.ingest.inventory import RawFile
 from pipelines.quality.flags import cross_source_flags
+from pipelines.quality.person_ids import clear_id_cells
 
 
 def previous_dq_file(url: str) -> pl.DataFrame | None:
@@ -33,12 +43,18 @@ def previous_dq_file(url: str) -> pl.DataFrame | None:
         return None
 
 
-@asset(key=["dq", "files"], group_name="quality", kinds={"polars"},
+DQ_FILES_KEY = AssetKey(["dq", "files"])
+
+
+@asset(key=DQ_FILES_KEY, group_name="quality", kinds={"polars"},
        ins=ins("files", "refs", *FACTS),
+       check_specs=[AssetCheckSpec("no_clear_person_id", asset=DQ_FILES_KEY, blocking=True,
+                                   description="回显的值中没有明文身份证号 / no clear person ID in any "
+                                               "echoed value (contract v4 section 4)")],
        description="每个文件的处理结果与拒收行 / every file's status and every rejected row")
 def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[RawFile],
              refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle,
-             registry: FrameBundle) -> Output[dict[str, pl.DataFrame]]:
+             registry: FrameBundle):
     sources = {"enterprise": enterprise, "tax": tax, "employment": employment, "registry": registry}
     unsourced = pl.DataFrame(
         [file_record(f, "rejected", 0, 0, f.problem or NO_SOURCE_MESSAGE) for f in files
@@ -51,7 +67,7 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
                          ).cast(DQ_REJECTED_SCHEMA).sort("path", "source_row", "column", "rule")
     status = dq_file.group_by("status").len().sort("status")
     by_rule = rejected.group_by("rule").len().sort("rule")
-    return Output({"dq_file": dq_file, "dq_rejected_row": rejected}, metadata={
+    yield Output({"dq_file": dq_file, "dq_rejected_row": rejected}, metadata={
         "files": dq_file.height,
         "by_status": MetadataValue.json(dict(status.iter_rows())),
         "rejected_rows": rejected.height,
@@ -60,6 +76,12 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
             f"- {p}: {m}" for p, m in dq_file.filter(pl.col("status") == "rejected")
             .select("path", "message").iter_rows()) or "none"),
     })
+    found = clear_id_cells({"dq_file": dq_file, "dq_rejected_row": rejected})
+    yield AssetCheckResult(
+        check_name="no_clear_person_id", asset_key=DQ_FILES_KEY, passed=found.height == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"values_with_an_id": int(found["rows"].sum()) if found.height else 0,
+                  "where": MetadataValue.json({f"{t}.{c}": n for t, c, n in found.iter_rows()})})
 
 
 @asset(key=["dq", "flags"], group_name="quality", kinds={"polars"},

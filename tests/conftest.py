@@ -1,11 +1,20 @@
 """Shared fixtures: a real PostgreSQL 15 server per test session (per xdist worker) and
-`warehouse_url`, which runs a test on SQLite and on PostgreSQL."""
+`warehouse_url`, which runs a test on SQLite and on PostgreSQL.
+
+The tests leave the checkout alone (issue 12, item 10): every default folder and URL the
+pipeline would take relative to the working directory points into a temporary folder for the
+session, and the session fails when anything under the checkout's ``warehouse/`` or ``raw/``
+changed while it ran."""
 
 from __future__ import annotations
 
 import atexit
+import hashlib
+import os
+import stat
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,14 +24,104 @@ except ImportError:  # tests/ is not a package: conftest's folder is on sys.path
     from postgres_server import PostgresServer, PostgresUnavailable, wait_ready
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+#: The checkout's folders that hold the user's data and reports: no test may change them.
+GUARDED = ("warehouse", "raw")
+#: Files up to this size are hashed too; larger ones (a real warehouse) by size and mtime.
+HASHED_BYTES = 1 << 20
+
+
+def fingerprint(root: Path = CHECKOUT, folders: tuple[str, ...] = GUARDED) -> dict[str, tuple]:
+    """Every entry under ``root/folder`` (the folders themselves included), by relative path:
+    kind, size, mtime_ns, and for a small regular file the SHA-256 of its bytes. Links are not
+    followed; what cannot be read is recorded as such."""
+    out: dict[str, tuple] = {}
+
+    def entry(path: Path) -> None:
+        rel = path.relative_to(root).as_posix()
+        try:
+            st = path.lstat()
+        except OSError as exc:  # vanished while listed
+            out[rel] = ("gone", type(exc).__name__)
+            return
+        kind = ("dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode)
+                else "link" if stat.S_ISLNK(st.st_mode) else "other")
+        digest = ""
+        if kind == "file" and st.st_size <= HASHED_BYTES:
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError as exc:
+                digest = f"unreadable: {type(exc).__name__}"
+        elif kind == "link":
+            digest = os.readlink(path)
+        size = 0 if kind == "dir" else st.st_size  # a folder's size says nothing portable
+        out[rel] = (kind, size, st.st_mtime_ns, digest)
+
+    for name in folders:
+        top = root / name
+        if not top.exists() and not top.is_symlink():
+            out[name] = ("absent",)
+            continue
+        entry(top)
+        for folder, dirs, files in os.walk(top):  # does not follow links into other folders
+            for n in sorted(dirs) + sorted(files):
+                entry(Path(folder) / n)
+    return out
+
+
+def fingerprint_changes(before: dict[str, tuple], after: dict[str, tuple]) -> list[str]:
+    """What differs between two fingerprints, one line per path (added, removed, changed)."""
+    lines = [f"added   {p}" for p in sorted(after.keys() - before.keys())]
+    lines += [f"removed {p}" for p in sorted(before.keys() - after.keys())]
+    lines += [f"changed {p}: {before[p]} -> {after[p]}" for p in sorted(before.keys() & after.keys())
+              if before[p] != after[p]]
+    return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_untouched() -> Iterator[None]:
+    """Fails the session (an error at the teardown of its last test) when anything under the
+    checkout's ``warehouse/`` or ``raw/`` changed while the tests ran.
+
+    Under pytest-xdist every worker records its own fingerprint before its first test and
+    compares at its end: whichever worker's test wrote, that worker's comparison comes after
+    the write. The first fixture of the session (defined first, autouse), so torn down last.
+    """
+    before = fingerprint()
+    yield
+    changes = fingerprint_changes(before, fingerprint())
+    if changes:
+        shown = "\n  ".join(changes[:50]) + (f"\n  … {len(changes) - 50} more" if len(changes) > 50 else "")
+        pytest.fail(f"the tests changed the checkout's {' and '.join(f'{g}/' for g in GUARDED)} "
+                    f"(tests must write under temporary folders only; or did something else write "
+                    f"there while they ran?):\n  {shown}", pytrace=False)
+
+
+#: Variables whose defaults are relative to the working directory (the checkout when the
+#: suite runs): set, for the session, to temporary folders. A test that sets one wins.
+_SET = ("TOWNSTAT_REPORTS_DIR", "TOWNSTAT_CACHE_DIR", "TOWNSTAT_RAW_DIR", "WAREHOUSE_URL")
+#: Variables unset for the session. DAGSTER_HOME: without it a refresh uses an ephemeral
+#: instance in a temporary folder (what the tests expect; one pointing at a folder would turn
+#: every in-process refresh into a persistent instance); the staging and scratch folders then
+#: default to a temporary folder per refresh and to the (temporary) warehouse file's folder.
+_UNSET = ("DAGSTER_HOME", "TOWNSTAT_STAGING_DIR", "TOWNSTAT_SCRATCH_DIR")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_outputs(tmp_path_factory) -> Iterator[None]:
-    """Reports go to a per-session folder (xdist workers never share one), and the slow GX
-    suite runs only in the tests that turn it on (TOWNSTAT_GX=on)."""
-    import os
-
-    saved = {k: os.environ.get(k) for k in ("TOWNSTAT_REPORTS_DIR", "TOWNSTAT_GX")}
-    os.environ["TOWNSTAT_REPORTS_DIR"] = str(tmp_path_factory.mktemp("reports"))
+    """Reports, cache, raw area and warehouse default to per-session temporary folders (xdist
+    workers never share one), whatever the caller's environment says; and the slow GX suite
+    runs only in the tests that turn it on (TOWNSTAT_GX=on)."""
+    saved = {k: os.environ.get(k) for k in (*_SET, *_UNSET, "TOWNSTAT_GX")}
+    base = tmp_path_factory.mktemp("session-defaults")
+    for k in ("reports", "cache", "raw"):
+        (base / k).mkdir()
+    os.environ["TOWNSTAT_REPORTS_DIR"] = str(base / "reports")
+    os.environ["TOWNSTAT_CACHE_DIR"] = str(base / "cache")
+    os.environ["TOWNSTAT_RAW_DIR"] = str(base / "raw")
+    os.environ["WAREHOUSE_URL"] = f"sqlite:///{base / 'warehouse.sqlite'}"
+    for k in _UNSET:
+        os.environ.pop(k, None)
     os.environ["TOWNSTAT_GX"] = "off"
     yield
     for k, v in saved.items():

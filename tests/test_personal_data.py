@@ -80,13 +80,15 @@ def test_production_refuses_the_demo_key(tmp_path):
     raw = tmp_path / "raw"
     _raw_area(raw)
     env = {"PATH": "/usr/bin:/bin", "TOWNSTAT_ENV": "production", "HOME": str(tmp_path)}
+    # run in the test's folder: the defaults relative to the working directory (cache, reports)
+    # land there, not in the checkout
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "refresh", "--raw", str(raw), "--warehouse",
                            f"sqlite:///{tmp_path / 'w.sqlite'}"], capture_output=True, text=True, env=env,
-                          cwd=Path(__file__).parents[1], timeout=300)
+                          cwd=tmp_path, timeout=300)
     assert proc.returncode == 1
     assert "TOWNSTAT_PII_KEY" in proc.stdout + proc.stderr
     env["TOWNSTAT_PII_KEY"] = "a-real-secret-of-the-bureau"
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "refresh", "--raw", str(raw), "--warehouse",
                            f"sqlite:///{tmp_path / 'w.sqlite'}", "--quiet"], capture_output=True, text=True,
-                          env=env, cwd=Path(__file__).parents[1], timeout=300)
+                          env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -13,6 +13,10 @@ in the page head (no CDN, no network), followed by the charts, each in a
 6. ``town_trend``        各乡镇参保人数趋势 — published ``pub_town_year``
 
 Money is shown in 万元. Suppressed (NULL) published cells are simply absent from a bar.
+
+Safe to open (contract v4 section 9): plotly writes the figures as JSON with ``<``, ``>`` and
+``/`` escaped, but draws a label's ``<b>``, ``<a href>`` … as markup; every name taken from the
+data (`_label`) is therefore HTML-escaped, and plotly shows it as the literal text.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ footer{padding:8px 28px 24px;color:#5f6b7a;font-size:12px}
 """
 
 
+def _label(value: object) -> str:
+    """A name from the data as a plotly label: escaped, so that plotly shows its characters and
+    never reads them as markup (plotly decodes ``&lt;``, ``&gt;``, ``&amp;``, not ``&quot;``)."""
+    return html.escape(str(value), quote=False)
+
+
 def _layout(fig: go.Figure, title: str, ytitle: str) -> go.Figure:
     fig.update_layout(title={"text": title, "x": 0.02}, font={"family": FONT, "size": 12},
                       yaxis_title=ytitle, legend={"orientation": "h", "y": -0.18},
@@ -59,7 +69,7 @@ def _town_bars(pub: pl.DataFrame, names: dict[str, str], col: str, scale: float,
     for year in sorted(pub["year"].unique().to_list()):
         part = pub.filter(pl.col("year") == year).sort("town_code")
         fig.add_trace(go.Bar(
-            name=f"{year}年", x=[names.get(c, c) for c in part["town_code"]],
+            name=f"{year}年", x=[_label(names.get(c, c)) for c in part["town_code"]],
             y=[None if v is None else v / scale for v in part[col]]))
     fig.update_layout(barmode="group")
     return _layout(fig, title, ytitle)
@@ -98,12 +108,12 @@ def build_figures(url: TableSource) -> list[tuple[str, go.Figure]]:
             ratios = [
                 (by[i]["value"] / by[i]["threshold"]) if i in by and by[i]["value"] is not None
                 and by[i]["threshold"] else None for i in ids]
-            fig.add_trace(go.Bar(name=CRITERION_ZH.get(c, c), x=[sname.get(i, i) for i in ids],
+            fig.add_trace(go.Bar(name=CRITERION_ZH.get(c, c), x=[_label(sname.get(i, i)) for i in ids],
                                  y=ratios, text=[None if r is None else f"{r:.2f}" for r in ratios],
                                  textposition="outside"))
         fig.add_hline(y=1.0, line_dash="dash", line_color="#c82333",
                       annotation_text="门槛 = 1", annotation_position="top left")
-        title = f"{latest}年各专业镇认定标准达标比（指标值/门槛，{first_set}）"
+        title = f"{latest}年各专业镇认定标准达标比（指标值/门槛，{_label(first_set)}）"
     else:
         title = "各专业镇认定标准达标比（无评价数据）"
     fig.update_layout(barmode="group")
@@ -112,7 +122,7 @@ def build_figures(url: TableSource) -> list[tuple[str, go.Figure]]:
     fig = go.Figure()
     for sid in sorted(ind_s["specialty_town_id"].unique().to_list()):
         part = ind_s.filter(pl.col("specialty_town_id") == sid).sort("year")
-        fig.add_trace(go.Scatter(name=sname.get(sid, sid), x=part["year"].to_list(),
+        fig.add_trace(go.Scatter(name=_label(sname.get(sid, sid)), x=part["year"].to_list(),
                                  y=[v / WAN for v in part["output_value"]], mode="lines+markers"))
     fig.update_xaxes(dtick=1)
     figs.append(("specialty_output", _layout(fig, "专业镇总产值趋势（万元）", "万元")))
@@ -121,7 +131,7 @@ def build_figures(url: TableSource) -> list[tuple[str, go.Figure]]:
     for (cs, sid), part in sorted(ev.sort("year").group_by(["criteria_set", "specialty_town_id"],
                                                              maintain_order=True),
                                   key=lambda kv: kv[0]):
-        fig.add_trace(go.Scatter(name=f"{sname.get(sid, sid)}（{cs}）", x=part["year"].to_list(),
+        fig.add_trace(go.Scatter(name=_label(f"{sname.get(sid, sid)}（{cs}）"), x=part["year"].to_list(),
                                  y=part["score"].to_list(), mode="lines+markers"))
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
@@ -130,7 +140,7 @@ def build_figures(url: TableSource) -> list[tuple[str, go.Figure]]:
     fig = go.Figure()
     for code in sorted(pub["town_code"].unique().to_list()):
         part = pub.filter(pl.col("town_code") == code).sort("year")
-        fig.add_trace(go.Scatter(name=tname.get(code, code), x=part["year"].to_list(),
+        fig.add_trace(go.Scatter(name=_label(tname.get(code, code)), x=part["year"].to_list(),
                                  y=part["insured_persons"].to_list(), mode="lines+markers"))
     fig.update_xaxes(dtick=1)
     figs.append(("town_trend", _layout(fig, "各乡镇12月参保人数趋势（人）", "人")))

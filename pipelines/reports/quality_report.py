@@ -12,7 +12,10 @@ Chinese first, English second. It shows, from the warehouse's ``dq_*`` tables:
 4. what changed since the last refresh: ``dq_file`` compared with the snapshot that the
    previous run wrote beside the report (``quality_snapshot.json``).
 
-Inline CSS, no script, no network.
+Inline CSS, no script, no network. Safe to open (contract v4, sections 4 and 9): every value
+is HTML-escaped; what is echoed from ``dq_file`` and ``dq_rejected_row`` (path, column, value,
+message) goes through the one masking of person-ID-shaped tokens (`safe_cells.echoed_*`), also
+in the snapshot; ``rejected_rows.csv`` is written by `safe_cells.write_csv` (no formula cells).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.reports.safe_cells import echoed_files, echoed_rejected, write_csv
 from pipelines.reports.tables import TableSource, table_reader
 
 SNAPSHOT_NAME = "quality_snapshot.json"
@@ -132,16 +136,18 @@ def safe_values(rej: pl.DataFrame) -> pl.Series:
 def write_rejected_csv(rej: pl.DataFrame, out: Path) -> Path:
     """Every rejected row, person IDs withheld, for the staff who fix the files (Excel-ready).
 
+    Values echoed through the one masking (`safe_cells.echoed_rejected`, idempotent: ``rej``
+    may already be echoed); text a spreadsheet would take for a formula is written as text.
     Without the message: it repeats file, row and column in two languages (400 bytes a row);
     the rule's name says what is wrong, and the message stays in dq_rejected_row."""
+    rej = echoed_rejected(rej)
     rows = rej.with_columns(safe_values(rej)).sort("rule", "path", "source_row", "column").select(
         pl.col("rule").alias("规则 rule"),
         pl.col("rule").replace_strict({k: v[0] for k, v in RULE_ZH.items()}, default=pl.col("rule"))
         .alias("规则说明 rule (zh)"),
         pl.col("path").alias("文件 file"), pl.col("source_row").alias("行号 row"),
         pl.col("column").alias("列 column"), pl.col("value").alias("原值 value"))
-    rows.write_csv(out, include_bom=True)
-    return out
+    return write_csv(rows, out)
 
 
 def file_snapshot(dq_file: pl.DataFrame) -> dict[str, Any]:
@@ -325,8 +331,9 @@ def write_quality_report(url: TableSource, out: Path, previous: Path | None = No
     before = json.loads(prev_path.read_text(encoding="utf-8")) if prev_path.is_file() else None
 
     read = table_reader(url)
-    dq_file = read("dq_file")
-    rej = read("dq_rejected_row")
+    # what the report echoes of the raw files, masked once here for the page, CSV and snapshot
+    dq_file = echoed_files(read("dq_file"))
+    rej = echoed_rejected(read("dq_rejected_row"))
     flags = read("dq_flag")
     names = read("fact_enterprise_year").sort("year").select("uscc", "name").unique(
         "uscc", keep="last", maintain_order=True)

@@ -13,6 +13,11 @@
 Headers are Chinese (from the indicator catalogue); money is shown in 万元 (yuan / 10,000)
 with number formats; each data sheet has title rows and a frozen header row
 (``HEADER_ROW``, 1-based); column widths fit their contents.
+
+Safe to open (contract v4 section 9): the workbook is created with `safe_cells.XLSX_OPTIONS`
+(no string becomes a formula or a link) and text is written with ``write_string``; a text cell
+that begins like a formula (``=``, ``+``, ``-``, ``@``) also carries Excel's quote prefix, so
+it stays text when someone edits it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import xlsxwriter
 
 from pipelines.evaluation.criteria import load_criteria_sets
 from pipelines.indicators.catalogue import CATALOGUE, Indicator
+from pipelines.reports.safe_cells import XLSX_OPTIONS, looks_like_formula
 from pipelines.reports.tables import TableSource, table_reader
 
 HEADER_ROW = 4  # 1-based row of the column headers on every data sheet; data start below it
@@ -57,18 +63,18 @@ class _Sheet:
         self.ws = wb.add_worksheet(name)
         self.fmt = fmt
         self.widths: dict[int, int] = {}
-        self.ws.write(0, 0, title, fmt["title"])
-        self.ws.write(1, 0, subtitle, fmt["note"])
+        self.ws.write_string(0, 0, title, fmt["title"])
+        self.ws.write_string(1, 0, subtitle, fmt["note"])
 
     def table(self, headers: list[str], kinds: list[str], rows: list[list[Any]]) -> None:
         r0 = HEADER_ROW - 1
         for c, h in enumerate(headers):
-            self.ws.write(r0, c, h, self.fmt["header"])
+            self.ws.write_string(r0, c, h, self.fmt["header"])
             self.widths[c] = max(self.widths.get(c, 0), _width(h))
         for i, row in enumerate(rows, start=r0 + 1):
             for c, (v, kind) in enumerate(zip(row, kinds, strict=True)):
                 f = self.fmt[kind]
-                if v is None:
+                if v is None or v == "":
                     self.ws.write_blank(i, c, None, f)
                     shown = ""
                 elif kind == "money":
@@ -81,8 +87,10 @@ class _Sheet:
                     self.ws.write_number(i, c, float(v), f)
                     shown = f"{float(v):.2f}%" if kind == "pct" else f"{float(v):,.4f}"
                 else:
-                    self.ws.write(i, c, v, f)
                     shown = str(v)
+                    # text, never a formula; one that looks like a formula keeps a quote prefix
+                    self.ws.write_string(i, c, shown,
+                                         self.fmt["quoted"] if looks_like_formula(shown) else f)
                 self.widths[c] = max(self.widths.get(c, 0), _width(shown))
         for c, w in self.widths.items():
             self.ws.set_column(c, c, min(max(w + 2, 6), 60))
@@ -99,6 +107,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
         "header": wb.add_format({**base, "bold": True, "bg_color": "#DDE6F0", "border": 1,
                                  "text_wrap": True, "valign": "vcenter", "align": "center"}),
         "text": wb.add_format({**base, "border": 1}),
+        "quoted": wb.add_format({**base, "border": 1, "quote_prefix": True}),
         "int": wb.add_format({**base, "border": 1, "num_format": "0"}),
         "count": wb.add_format({**base, "border": 1, "num_format": "#,##0"}),
         "money": wb.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
@@ -168,7 +177,7 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
     tname = dict(towns.select("town_code", "town_name").iter_rows())
     sets = {s.name: s for s in load_criteria_sets()}
 
-    wb = xlsxwriter.Workbook(str(out))
+    wb = xlsxwriter.Workbook(str(out), dict(XLSX_OPTIONS))
     wb.set_properties({"title": f"{year}年专业镇认定评价", "company": "统计局",
                        "comments": date_text})
     fmt = _formats(wb)
@@ -260,10 +269,10 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
                       f"{r['files']} 个文件，{int(r['rows_loaded'] or 0):,} 行通过校验 / files, rows loaded"))
     for name, cs in sets.items():
         lines.append((f"标准集：{name}", f"{cs.name_zh}；依据 / source: {cs.source}"))
-    ws.write(0, 0, "说明 / Notes", fmt["title"])
+    ws.write_string(0, 0, "说明 / Notes", fmt["title"])
     for i, (k, v) in enumerate(lines, start=2):
-        ws.write(i, 0, k, fmt["bold"])
-        ws.write(i, 1, v, fmt["wrap"])
+        ws.write_string(i, 0, k, fmt["bold"])
+        ws.write_string(i, 1, v, fmt["wrap"])
     ws.set_column(0, 0, max(_width(k) for k, _ in lines) + 2)
     ws.set_column(1, 1, 90)
     wb.close()

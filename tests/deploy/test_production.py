@@ -57,8 +57,9 @@ def production(postgres_server, tmp_path, monkeypatch):
     dagster_db, warehouse_db = f"dg_{tag}", f"wh_{tag}"
     warehouse_url = postgres_server.create_database(warehouse_db)
     postgres_server.create_database(dagster_db)
-    # DAGSTER_HOME outside /tmp (the stack notes), in the repo's git-ignored dagster_home/.
-    home = ROOT / "dagster_home" / f"test-{tag}"
+    # In the test's temporary folder: a test writes nothing into the checkout (a production
+    # DAGSTER_HOME stays out of /tmp, docs/deployment.md; a test's lasts as long as the test).
+    home = tmp_path / "dagster_home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "TOWNSTAT_"))}
     env.update({
         "DAGSTER_HOME": str(home),
@@ -72,6 +73,7 @@ def production(postgres_server, tmp_path, monkeypatch):
         "TOWNSTAT_RAW_DIR": str(tmp_path / "raw"),
         "TOWNSTAT_CACHE_DIR": str(tmp_path / "cache"),
         "TOWNSTAT_STAGING_DIR": str(tmp_path / "staging"),
+        "TOWNSTAT_REPORTS_DIR": str(tmp_path / "reports"),  # the script runs in the checkout
         "TOWNSTAT_QUIET_SECONDS": "1",
         "TOWNSTAT_SENSOR_INTERVAL": "2",
         "TOWNSTAT_EXECUTOR": "in_process",  # one process per run: ~10 s less per step on 2 cores

@@ -36,6 +36,7 @@ def scenario(tmp_path: Path) -> None:
     instance = DagsterInstance.local_temp(str(tmp_path / "dagster_home"))  # keeps run history
     refresh._instance = lambda stack: instance
     os.environ["TOWNSTAT_CACHE_DIR"] = str(tmp_path / "cache")
+    os.environ["TOWNSTAT_REPORTS_DIR"] = str(tmp_path / "reports")  # not the checkout's (cwd)
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     raw = tmp_path / "raw"
     _file(raw, "a.csv", 100)

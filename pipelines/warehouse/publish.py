@@ -14,10 +14,23 @@
 3. Commit. PostgreSQL and SQLite both have transactional DDL, so readers see the previous
    state until the commit and the whole new state after it; any failure (an exception, a
    killed process, a lost connection) rolls everything back and leaves the previous state
-   untouched. On PostgreSQL the swap first takes ACCESS EXCLUSIVE locks on every table it
-   replaces, so a reader transaction that already read one of them finishes on the old
-   state; a transaction-level advisory lock serialises concurrent publishers. On SQLite the
-   transaction is `BEGIN IMMEDIATE` and readers (WAL mode) keep their snapshot.
+   untouched. A transaction-level advisory lock serialises concurrent publishers. On SQLite
+   the transaction is `BEGIN IMMEDIATE` and readers (WAL mode) keep their snapshot.
+
+PostgreSQL readers (contract section 3). DROP and RENAME are not MVCC-safe: a `REPEATABLE
+READ` reader whose snapshot predates the commit would find the new table empty, and the
+ACCESS EXCLUSIVE lock they need waits for every reader that touched the table. So the tables
+that readers read (`SNAPSHOT_TABLES`: `dim_*`, `pub_*`, `eval_*`, `ind_*`, `dq_file`; all
+small) are not swapped when they already exist with the declared layout: their rows are
+deleted and the aside rows inserted into the same table, in the same transaction (ROW
+EXCLUSIVE, which no reader's lock conflicts with; same table, so keys, comments and grants
+stay). A snapshot reader keeps seeing the previous rows; a new transaction sees the new ones.
+Only the large internal tables (facts, `dq_rejected_row`, `dq_flag`), a table whose layout
+changed, and a table published for the first time are swapped. Every lock the publication
+waits for after the advisory lock is bounded by `lock_timeout` (`TOWNSTAT_LOCK_TIMEOUT`
+seconds, default 30): a reader still holding a swapped table then makes the publication fail
+with `PublishBlocked` naming the table, the transaction rolls back, and the next trigger
+(sensor retry, nightly schedule) publishes again.
 
 Tables not in `frames` are left as they are.
 
@@ -34,17 +47,19 @@ import io
 import logging
 import os
 import sqlite3
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
 from . import sqlite_bulk
 from .engine import is_postgres, make_engine, sqlite_file, warehouse_url
+from .roles import reader_can_read
 from .sqlite_bulk import ParallelSQLiteLoad
 from .tables import (
     READER_ROLE,
@@ -54,11 +69,11 @@ from .tables import (
     index_name,
     pk_name,
     polars_schema,
-    reader_can_read,
     table_names,
 )
 
-__all__ = ["PublishError", "prepare_frame", "publish", "read_table", "replace_year", "table_names"]
+__all__ = ["PublishBlocked", "PublishError", "prepare_frame", "publish", "read_table", "replace_year",
+           "table_names"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +87,48 @@ _ADVISORY_KEY = 0x746F776E73746174 & 0x7FFFFFFFFFFFFFFF
 
 class PublishError(ValueError):
     """A frame does not fit its warehouse table; nothing was published."""
+
+
+class PublishBlocked(RuntimeError):
+    """PostgreSQL: a lock the publication needs was held by another session for longer than
+    the lock timeout; the transaction was rolled back and the previous state kept."""
+
+    def __init__(self, table: str, timeout: float) -> None:
+        self.table = table
+        self.timeout = timeout
+        super().__init__(
+            f"发布等待表 {table} 的锁超过 {timeout:g} 秒（另一会话的事务仍占用该表，例如读者未结束的事务），"
+            f"已回滚，仓库保持上次发布的状态，下次触发时重新发布 / publication waited more than "
+            f"{timeout:g}s for a lock on table {table} (another session's open transaction, e.g. a "
+            f"reader's, holds it); rolled back, the warehouse keeps its previous state, and the next "
+            f"trigger publishes again")
+
+
+#: Default of `TOWNSTAT_LOCK_TIMEOUT`: seconds the PostgreSQL publication waits for any one lock.
+LOCK_TIMEOUT_S = 30.0
+
+
+def lock_timeout() -> float:
+    """Seconds a PostgreSQL publication waits for a lock (`TOWNSTAT_LOCK_TIMEOUT`; 0: no limit)."""
+    raw = os.environ.get("TOWNSTAT_LOCK_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else LOCK_TIMEOUT_S
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise ValueError(f"TOWNSTAT_LOCK_TIMEOUT must be a number of seconds >= 0, not {raw!r}")
+    return value
+
+
+def snapshot_table(name: str) -> bool:
+    """Rewritten in place on PostgreSQL (MVCC-safe for readers) rather than swapped: what
+    `townstat_reader` reads (`dim_*`, `pub_*`, `eval_*`, `dq_file`) and the small derived
+    `ind_*` the bureau's own tools read."""
+    return name.startswith(("dim_", "pub_", "eval_", "ind_")) or name == "dq_file"
+
+
+#: The tables `snapshot_table` keeps in place.
+SNAPSHOT_TABLES: list[str] = [n for n in table_names() if snapshot_table(n)]
 
 
 # -- frames -----------------------------------------------------------------------------
@@ -240,17 +297,77 @@ def _index_aside(conn: Connection, name: str) -> None:
         conn.execute(CreateIndex(ix))
 
 
+@contextmanager
+def _lock_wait(table: str, timeout: float) -> Iterator[None]:
+    """PostgreSQL's lock timeout (SQLSTATE 55P03) inside the block becomes `PublishBlocked`."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":
+            raise PublishBlocked(table, timeout) from exc
+        raise
+
+
+def _layout(conn: Connection, table: str, as_name: str) -> tuple:
+    """PostgreSQL: a table's columns (name, type, NOT NULL, comment, in order), comment, key
+    and indexes, with `table` in constraint and index names written as `as_name`."""
+    oid = conn.execute(text("SELECT CAST(:t AS regclass)::oid"), {"t": _q(conn, table)}).scalar_one()
+    cols = conn.execute(text(
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull, col_description(attrelid, attnum) "
+        "FROM pg_attribute WHERE attrelid = :o AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+    ), {"o": oid}).all()
+    comment = conn.execute(text("SELECT obj_description(CAST(:o AS oid), 'pg_class')"), {"o": oid}).scalar()
+    indexes = conn.execute(text(
+        "SELECT c.relname, i.indisprimary, i.indisunique, "
+        "ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = :o"
+    ), {"o": oid}).all()
+    return (
+        [tuple(c) for c in cols],
+        comment,
+        sorted((n.replace(table, as_name), p, u, tuple(k)) for n, p, u, k in indexes),
+    )
+
+
+def _refill(conn: Connection, name: str) -> None:
+    """PostgreSQL: the rows of `<name>__new` replace those of `<name>`, in the same table.
+
+    DELETE and INSERT take ROW EXCLUSIVE, which conflicts with no reader's lock, and keep the
+    previous rows visible to every snapshot taken before the commit (DROP would not)."""
+    cols = ", ".join(_q(conn, c.name) for c in TABLES[name].columns)
+    conn.exec_driver_sql(f"DELETE FROM {_q(conn, name)}")
+    conn.exec_driver_sql(
+        f"INSERT INTO {_q(conn, name)} ({cols}) SELECT {cols} FROM {_q(conn, name + NEW)}"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {_q(conn, name + NEW)}")
+
+
 def _swap(conn: Connection, names: list[str], pg: bool) -> None:
-    """Replace each `<name>` by `<name>__new` (inside the caller's transaction)."""
+    """Replace each `<name>` by `<name>__new` (inside the caller's transaction).
+
+    PostgreSQL: a `snapshot_table` that exists with the declared layout is refilled in place
+    (`_refill`); the others are locked one at a time (under the transaction's lock timeout,
+    so that a timeout names its table), dropped and replaced by the renamed aside table.
+    """
     if pg:
-        existing = [
+        timeout = lock_timeout()
+        exists = {
             n for n in names
             if conn.execute(text("SELECT to_regclass(:n)"), {"n": _q(conn, n)}).scalar()
-        ]
-        if existing:
-            conn.exec_driver_sql(
-                f"LOCK TABLE {', '.join(_q(conn, n) for n in existing)} IN ACCESS EXCLUSIVE MODE"
-            )
+        }
+        in_place = [n for n in names if n in exists and snapshot_table(n)
+                    and _layout(conn, n, n) == _layout(conn, n + NEW, n)]
+        for name in in_place:
+            with _lock_wait(name, timeout):
+                _refill(conn, name)
+        names = [n for n in names if n not in in_place]
+        for name in names:
+            if name in exists:
+                with _lock_wait(name, timeout):
+                    conn.exec_driver_sql(f"LOCK TABLE {_q(conn, name)} IN ACCESS EXCLUSIVE MODE")
+        if in_place:
+            log.info("refilled in place (snapshot-safe): %s", ", ".join(in_place))
         grant = _reader_role_exists(conn)
     for name in names:
         spec = SPEC_BY_NAME[name]
@@ -531,10 +648,13 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
     counts: dict[str, int] = {}
     replaced: dict[str, list[str]] = {}
     pg = is_postgres(url)
+    timeout = lock_timeout() if pg else 0.0
     engine = make_engine(url, unjournalled=unjournalled)
     bulk = None if pg else ParallelSQLiteLoad(make_url(url).database, sqlite_bulk.load_workers())
     try:
         with engine.connect() as conn, ExitStack() as stack:
+            # a lock timeout not attributed to a table below: the bookkeeping tables
+            stack.enter_context(_lock_wait(f"{PUBLICATION_TABLE} / {PARTITION_TABLE} / {ROWS_TABLE}", timeout))
             if bulk is not None:
                 stack.enter_context(bulk)
                 # after the commit (or rollback): a file a transaction read cannot be detached earlier
@@ -543,6 +663,10 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
             with conn.begin():
                 if pg:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+                    # from here on no lock is waited for longer than this (another publisher
+                    # is waited for above: it finishes; a reader may not); 0 turns it off
+                    ms = max(1, round(timeout * 1000)) if timeout else 0
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ms}ms'")
                 else:
                     conn.exec_driver_sql("PRAGMA cache_size = -262144")
                 _drop_leftovers(conn)
@@ -565,7 +689,9 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
                 aside = [n for n in names if n not in in_place]
                 delta: dict[str, int] = {}
                 for name, parts in in_place.items():
-                    counts[name], delta[name] = _replace_partitions(conn, name, prepared[name].lazy(), parts, pg)
+                    with _lock_wait(name, timeout):
+                        counts[name], delta[name] = _replace_partitions(conn, name, prepared[name].lazy(),
+                                                                        parts, pg)
                     replaced[name] = parts
                 for name in aside:
                     _create_aside(conn, name, pg)

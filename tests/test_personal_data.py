@@ -87,7 +87,7 @@ def test_production_refuses_the_demo_key(tmp_path):
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 1
     assert "TOWNSTAT_PII_KEY" in proc.stdout + proc.stderr
-    env["TOWNSTAT_PII_KEY"] = "a-real-secret-of-the-bureau"
+    env["TOWNSTAT_PII_KEY"] = "a-real-secret-of-the-bureau-0123456789"  # 38 bytes: production wants 32+
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "refresh", "--raw", str(raw), "--warehouse",
                            f"sqlite:///{tmp_path / 'w.sqlite'}", "--quiet"], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=300)

@@ -132,13 +132,16 @@ def check_xlsx(data: bytes) -> SheetExtent | None:
         extent = SheetExtent(0, 0, 0)
 
         def verdict() -> None:
-            if extent.rows > EXCEL_MAX_ROWS or extent.columns > EXCEL_MAX_COLUMNS:
+            over_rows, over_cols = extent.rows > EXCEL_MAX_ROWS, extent.columns > EXCEL_MAX_COLUMNS
+            if over_rows or over_cols:
+                zh = "、".join([f"至少 {extent.rows:,} 行"] * over_rows + [f"至少 {extent.columns:,} 列"] * over_cols)
+                en = " and ".join([f"at least {extent.rows:,} rows"] * over_rows
+                                  + [f"at least {extent.columns:,} columns"] * over_cols)
                 raise LimitExceeded(
-                    f"Excel 工作表超出 Excel 的上限（{EXCEL_MAX_ROWS:,} 行、{EXCEL_MAX_COLUMNS:,} 列），"
-                    f"至少 {extent.rows:,} 行、{extent.columns:,} 列；整个文件拒收，请检查导出",
-                    f"the sheet is beyond Excel's limits ({EXCEL_MAX_ROWS:,} rows, "
-                    f"{EXCEL_MAX_COLUMNS:,} columns): at least {extent.rows:,} rows and "
-                    f"{extent.columns:,} columns; the file is refused whole, check the export")
+                    f"Excel 工作表超出 Excel 的上限（{EXCEL_MAX_ROWS:,} 行、{EXCEL_MAX_COLUMNS:,} 列）：{zh}；"
+                    "整个文件拒收，未展开读取，请检查导出",
+                    f"the sheet is beyond Excel's limits ({EXCEL_MAX_ROWS:,} rows, {EXCEL_MAX_COLUMNS:,} "
+                    f"columns): {en}; the file is refused whole without being unpacked, check the export")
             if max(extent.rows * max(extent.columns, 1), extent.cells) > cell_budget:
                 raise LimitExceeded(
                     f"Excel 工作表过大（至少 {extent.rows:,} 行 × {extent.columns:,} 列），超过刷新的内存上限；"
@@ -185,6 +188,6 @@ def cap_rejected(rejected: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     if rejected.height <= REJECTED_ROWS_PER_RULE:
         return rejected, 0
     rank = pl.col("source_row").rank("dense").over("rule")
-    rows_per_rule = rejected.group_by("rule").agg(pl.col("source_row").n_unique().alias("n"))
+    rows_per_rule = rejected.group_by("rule").agg(pl.col("source_row").n_unique().cast(pl.Int64).alias("n"))
     left_out = int(rows_per_rule.select((pl.col("n") - REJECTED_ROWS_PER_RULE).clip(0).sum()).item())
     return rejected.filter(rank <= REJECTED_ROWS_PER_RULE), left_out

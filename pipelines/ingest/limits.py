@@ -23,15 +23,19 @@ CELL_MAX_CHARS = 32_767
 # dq_rejected_row keeps the first rows of each rule per file; rows_rejected counts them all
 REJECTED_ROWS_PER_RULE = 10_000
 
-# Peak memory of reading and validating a file, per byte of it (measured in bench/: a 200 MB
-# enrolment CSV peaks near 4.5x its size in one ingest worker), and per cell of an xlsx sheet.
-CSV_BYTES_FACTOR = 5
+# Peak memory of reading and validating a file, per byte of it: measured on an enrolment CSV
+# of 105 MB (1.72 M rows), validated alone in one process, 1,007 MB peak RSS, 900 MB above the
+# process's start, so 8.5x; a margin on top. An xlsx sheet: per cell (calamine's cell and the
+# text column Polars makes of it).
+CSV_BYTES_FACTOR = 9
 XLSX_BYTES_PER_CELL = 64
-DEFAULT_MEMORY_BOUND_MB = 3072
+# 6 GiB: two ingest workers each reading a file of up to 340 MB stay within it (a province's
+# monthly enrolment file is about 180 MB); a 1 GB export is refused whole.
+DEFAULT_MEMORY_BOUND_MB = 6144
 
 
 def memory_bound_bytes() -> int:
-    """The refresh's memory bound (TOWNSTAT_MEMORY_BOUND_MB, default 3 GiB)."""
+    """The refresh's memory bound (TOWNSTAT_MEMORY_BOUND_MB, default 6 GiB)."""
     try:
         mb = int(os.environ.get("TOWNSTAT_MEMORY_BOUND_MB", DEFAULT_MEMORY_BOUND_MB))
     except ValueError:

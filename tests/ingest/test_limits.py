@@ -102,7 +102,7 @@ def test_extent_of_a_sheet_within_the_limits_is_counted(tmp_path):
 
 
 def test_a_csv_over_the_memory_bound_is_refused_without_reading_it(tmp_path, monkeypatch):
-    # bound 64 MB: a file may take 32 MB while read, so a CSV of more than 32/5 = 6.4 MB is refused
+    # bound 64 MB: a file may take 32 MB while read, so a CSV of more than 32/9 = 3.6 MB is refused
     monkeypatch.setenv("TOWNSTAT_MEMORY_BOUND_MB", "64")
     raw = tmp_path / "raw"
     line = f"2024-01,{uscc(1)},1"

@@ -83,21 +83,42 @@ def test_run_key_follows_the_files_and_only_the_files(area):
         keys.add(result.run_key)
 
 
+def _waiting_for(result, quiet: str, *busy: str) -> bool:
+    """A skip that says it waits for exactly these files to be quiet for `quiet` seconds (not
+    the 'raw area unchanged' skip, nor the empty-area one)."""
+    if not isinstance(result, SkipReason):
+        return False
+    msg = result.skip_message
+    return (f"waiting for {len(busy)} file(s) to be unchanged for {quiet}s" in msg
+            and f"等待 {len(busy)} 个文件静置 {quiet} 秒" in msg
+            and all(f"enterprise/{b}" in msg for b in busy)
+            and "raw area unchanged" not in msg and "empty" not in msg)
+
+
 def test_waits_until_every_file_is_quiet(area, monkeypatch):
     raw, raw_area, instance = area
     monkeypatch.setenv("TOWNSTAT_QUIET_SECONDS", "60")
     _file(raw, "a.csv", 100)
     result, cursor = _tick(raw_area, instance, None)
-    assert isinstance(result, SkipReason) and "quiet" in result.skip_message.replace("unchanged", "quiet")
+    assert _waiting_for(result, "60", "a.csv"), result
     assert cursor is None
     # mtime set to the past does not count: ctime says the file was just written.
     os.utime(raw / "enterprise" / "a.csv", (time.time() - 3600, time.time() - 3600))
-    result, _ = _tick(raw_area, instance, None)
-    assert isinstance(result, SkipReason)
-    monkeypatch.setenv("TOWNSTAT_QUIET_SECONDS", "1")
-    time.sleep(1.1)
-    result, _ = _tick(raw_area, instance, None)
+    result, cursor = _tick(raw_area, instance, None)
+    assert _waiting_for(result, "60", "a.csv"), result
+    assert cursor is None
+    monkeypatch.setenv("TOWNSTAT_QUIET_SECONDS", "2")
+    time.sleep(2.1)
+    # a.csv is quiet now, but b.csv was just written: one busy file holds back the whole area
+    # (2 s: room for a slow tick on a busy machine)
+    _file(raw, "b.csv", 200)
+    result, cursor = _tick(raw_area, instance, None)
+    assert _waiting_for(result, "2", "b.csv") and "a.csv" not in result.skip_message, result
+    assert cursor is None
+    time.sleep(2.1)
+    result, cursor = _tick(raw_area, instance, None)
     assert isinstance(result, RunRequest)
+    assert result.run_key == state_digest(scan_raw_area(raw)) == cursor  # both files in it
 
 
 def test_hashes_are_cached_between_ticks(area, monkeypatch):

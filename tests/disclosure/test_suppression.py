@@ -134,11 +134,99 @@ def test_suppressed_lists_columns_in_contract_order():
     assert _row(pub, T2)["suppressed"] == "output_value;revenue;export_value"  # secondary
 
 
-def test_runs_on_synthetic_facts():
-    f = random_facts(seed=5)
+# The contract's section 7, written again without Polars: contributors, primary and
+# secondary suppression, the yoy and ratio columns that follow their money cells.
+CONTRACT_MONEY = ["output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales", "tax_total"]
+CONTRACT_DERIVED = {"output_value_yoy": (["output_value"], True), "revenue_yoy": (["revenue"], True),
+                    "tax_total_yoy": (["tax_total"], True), "rd_intensity": (["rd_expenditure", "revenue"], False)}
+
+
+def _independent_suppression(ind: pl.DataFrame, f: dict) -> tuple[set, set]:
+    """(primary, secondary): sets of (town_code, year, column), from the facts alone."""
+    years = set(ind["year"].to_list())
+    span = years | {y - 1 for y in years}
+    report_town = {(r["year"], r["uscc"]): r["town_code"] for r in f["enterprise"].iter_rows(named=True)}
+    register_town = {r["uscc"]: r["town_code"] for r in f["registry"].iter_rows(named=True)}
+    county = dict(f["towns"].select("town_code", "county_code").iter_rows())
+    contributions: dict[tuple, list[int]] = {}
+    for r in f["enterprise"].iter_rows(named=True):
+        if r["year"] not in span:
+            continue
+        for c in CONTRACT_MONEY[:-1]:
+            if r[c] is not None:
+                contributions.setdefault((r["town_code"], r["year"], c), []).append(round(r[c] * 100))
+    yearly: dict[tuple, int] = {}  # a taxpayer's yearly total, in fen
+    for r in f["tax"].iter_rows(named=True):
+        if r["year"] in span:
+            yearly[(r["year"], r["uscc"])] = yearly.get((r["year"], r["uscc"]), 0) + (
+                0 if r["total_tax"] is None else round(r["total_tax"] * 100))
+    for (year, u), fen in yearly.items():
+        town = report_town.get((year, u)) or register_town.get(u)
+        if town is not None:
+            contributions.setdefault((town, year, "tax_total"), []).append(fen)
+    cells = {}
+    for key, fens in contributions.items():
+        total, absolute = sum(fens), [abs(x) for x in fens]
+        primary = total != 0 and (sum(x != 0 for x in fens) < 3 or 100 * max(absolute) > 85 * sum(absolute))
+        cells[key] = (total, sum(x != 0 for x in fens), primary)
+    primary = {k for k, (_, _, p) in cells.items() if p}
+    groups: dict[tuple, list[tuple]] = {}
+    for (town, year, c) in cells:
+        groups.setdefault((county[town], year, c), []).append((town, year, c))
+    secondary = set()
+    for keys in groups.values():
+        hit = [k for k in keys if k in primary]
+        single = [k for k in hit if cells[k][1] == 1]
+        if len(hit) == 1 or (len(hit) == 2 and single):
+            others = [k for k in keys if k not in primary and cells[k][0] != 0]
+            if others:
+                secondary.add(min(others, key=lambda k: (abs(cells[k][0]), k[0])))
+    return primary, secondary
+
+
+@pytest.mark.parametrize(("seed", "firms"), [(5, 260), (5, 40), (23, 50)])
+def test_runs_on_synthetic_facts(seed, firms):
+    # 260 firms over 9 towns: few small cells; 40 or 50 firms, and one taxpayer in five kept
+    # (each with several monthly rows, refunds among them): many primary and secondary cells
+    f = random_facts(seed=seed, firms=firms)
+    if firms < 100:
+        f["tax"] = f["tax"].filter(pl.col("uscc").str.slice(-3).cast(pl.Int32) % 5 == 0)
     ind = town_year(f["enterprise"], f["tax"], f["employment"], f["registry"], f["towns"])
     pub = publish_town_year(ind, f["enterprise"], f["tax"], f["registry"], f["towns"])
     assert pub.height == ind.height
     assert pub.select("town_code", "year").equals(ind.select("town_code", "year"))
     for c in ("enterprises", "employees", "insured_persons", "market_entities"):
         assert pub[c].equals(ind[c])
+
+    primary, secondary = _independent_suppression(ind, f)
+    hidden = primary | secondary
+    years = set(ind["year"].to_list())
+    if firms < 100:  # sparse facts exercise both kinds in every money column of the published years
+        assert len({k for k in primary if k[1] in years}) > 20
+        assert len({k for k in secondary if k[1] in years}) > 3
+        assert {k[2] for k in primary if k[1] in years} == set(CONTRACT_MONEY)
+    expected, mismatches = [], []
+    for r in ind.iter_rows(named=True):
+        t, y = r["town_code"], r["year"]
+        want = dict(r)
+        for c in CONTRACT_MONEY:
+            if (t, y, c) in hidden:
+                want[c] = None
+        for c, (sources, previous) in CONTRACT_DERIVED.items():
+            if any((t, y, s) in hidden or (previous and (t, y - 1, s) in hidden) for s in sources):
+                want[c] = None
+        want["suppressed"] = ";".join(c for c in CONTRACT_MONEY if (t, y, c) in hidden)
+        expected.append(want)
+    got = {(r["town_code"], r["year"]): r for r in pub.iter_rows(named=True)}
+    for want in expected:
+        row = got[(want["town_code"], want["year"])]
+        for c, v in want.items():
+            same = (v is None and row[c] is None) or (v is not None and row[c] is not None and (
+                row[c] == v or (isinstance(v, float) and row[c] == pytest.approx(v, rel=1e-12))))
+            if not same:
+                mismatches.append((want["town_code"], want["year"], c, v, row[c]))
+    assert not mismatches, mismatches[:10]
+    by_previous_year_only = [
+        w for w in expected if w["output_value_yoy"] is None and w["output_value"] is not None
+        and (w["town_code"], w["year"] - 1, "output_value") in hidden]
+    assert by_previous_year_only or firms >= 100

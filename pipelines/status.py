@@ -130,7 +130,7 @@ def _history_lines(instance: DagsterInstance) -> list[str]:
 def _dq_file(url: str):
     import polars as pl
 
-    from pipelines.warehouse.publish import read_table
+    from pipelines.warehouse.read import read_table
 
     try:
         return read_table(url, "dq_file")

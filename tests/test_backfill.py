@@ -9,7 +9,7 @@ from pipelines.defs.resources import RawArea, Warehouse
 from pipelines.reference import TOWNS_CSV
 from pipelines.refresh import run_refresh
 from pipelines.warehouse.engine import make_engine
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.ingest.rawfiles import GUOJIAZHUANG, TONGCHENG, person, uscc, write_csv
 
 TABLES = ("ind_town_year", "pub_town_year", "ind_specialty_town_year", "eval_specialty_town")

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import cli
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.ingest.rawfiles import TONGCHENG, uscc, write_csv
 
 ROOT = Path(__file__).parents[1]

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.demo import write_demo_raw_area
 from pipelines.refresh import run_refresh
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 
 README = Path(__file__).parents[1] / "README.md"
 

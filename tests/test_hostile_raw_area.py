@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.refresh import run_refresh
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from pipelines.warehouse.tables import table_names
 from tests.ingest.rawfiles import GUOJIAZHUANG, TONGCHENG, person, uscc, write_csv, write_xlsx
 

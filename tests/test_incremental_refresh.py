@@ -9,7 +9,7 @@ import polars as pl
 
 from pipelines.ingest.inventory import HASH_CACHE_FILE, HashCache, scan_raw_area
 from pipelines.refresh import run_refresh
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from pipelines.warehouse.tables import table_names
 from tests.ingest.rawfiles import GUOJIAZHUANG, TONGCHENG, person, uscc, write_csv
 

@@ -11,7 +11,7 @@ import polars as pl
 from pipelines.echo import echo, has_clear_id_expr, mask_ids, mask_ids_expr
 from pipelines.ingest.identifiers import uscc_is_valid
 from pipelines.quality.person_ids import clear_id_cells
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.ingest.rawfiles import TONGCHENG, person, uscc, write_csv, write_xlsx
 from tests.test_hostile_raw_area import (
     ENROLMENT_HEADER,

@@ -57,7 +57,8 @@ def _recompute(url: str, raw_root, year: int, county: str | None = None) -> dict
     from pipelines.indicators.town import town_year
     from pipelines.ingest.inventory import scan_raw_area
     from pipelines.ingest.references import read_references
-    from pipelines.warehouse.publish import read_table, replace_year
+    from pipelines.warehouse.publish import replace_year
+    from pipelines.warehouse.read import read_table
 
     span = {"a": year - 1, "b": year}
     periods = {"a": f"{year - 1}-01", "b": f"{year}-12"}

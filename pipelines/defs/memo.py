@@ -7,7 +7,7 @@ from dagster import MetadataValue
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.resources import RawArea
 from pipelines.indicators.memo import Memo
-from pipelines.warehouse.publish import content_fingerprint
+from pipelines.warehouse.frames import content_fingerprint
 
 
 def facts_memo(raw_area: RawArea, refs: FrameBundle | None, *sources: FrameBundle) -> Memo:

@@ -32,7 +32,7 @@ from pipelines.quality.person_ids import clear_id_cells
 def previous_dq_file(url: str) -> pl.DataFrame | None:
     """dq_file as last published, so files gone since then are kept as `removed`."""
     from pipelines.warehouse.engine import sqlite_file
-    from pipelines.warehouse.publish import read_table
+    from pipelines.warehouse.read import read_table
 
     path = sqlite_file(url)
     if path is not None and not path.exists():

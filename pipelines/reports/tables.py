@@ -17,7 +17,8 @@ TableSource = str | Mapping[str, pl.DataFrame]
 
 def table_reader(source: TableSource) -> Callable[[str], pl.DataFrame]:
     """A function giving a table by name, ordered by its key like `read_table`."""
-    from pipelines.warehouse.publish import prepare_frame, read_table
+    from pipelines.warehouse.frames import prepare_frame
+    from pipelines.warehouse.read import read_table
     from pipelines.warehouse.tables import SPEC_BY_NAME
 
     if isinstance(source, str):

@@ -1,7 +1,10 @@
-"""Warehouse: SQLAlchemy table declarations, atomic publication, reader role, dictionary."""
+"""Warehouse: SQLAlchemy table declarations, frames, loaders, bookkeeping, atomic publication,
+reads, reader role, dictionary."""
 
 from .engine import DEFAULT_URL, make_engine, warehouse_url
-from .publish import PublishError, prepare_frame, publish, read_table
+from .frames import PublishError, prepare_frame
+from .publish import publish
+from .read import read_table
 from .roles import READER_ROLE, grant_reader
 from .tables import TABLES, metadata, polars_schema, reader_can_read, table_names
 

@@ -34,6 +34,10 @@ with `PublishBlocked` naming the table, the transaction rolls back, and the next
 
 Tables not in `frames` are left as they are.
 
+The parts live beside this module: `frames.py` fits and digests the frames, `sqlite_load.py`
+and `postgres_load.py` load rows, `bookkeeping.py` keeps the publication's own tables, and
+`read.py` reads the warehouse back.
+
 The very first publication into a SQLite file that does not exist yet is built in a hidden
 file beside it without a journal (each page written once, not to the WAL and again at the
 checkpoint), switched to WAL mode and then linked into place: until that link there is no
@@ -42,8 +46,6 @@ warehouse to read, and a failure deletes the hidden file, so atomicity is the sa
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 import sqlite3
@@ -57,10 +59,33 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
-from . import sqlite_bulk
+from . import sqlite_load
+from .bookkeeping import (
+    PARTITION_TABLE,
+    PUBLICATION_TABLE,
+    ROWS_TABLE,
+    changed_partitions,
+    forget_fingerprints,
+    published_fingerprints,
+    published_partitions,
+    record_fingerprints,
+    record_rows,
+)
 from .engine import is_postgres, make_engine, sqlite_file, warehouse_url
+from .frames import (
+    PublishError,
+    content_fingerprint,
+    content_partitions,
+    partition_column,
+    partition_value,
+    partitioned_by_content,
+    prepare_frame,
+)
+from .postgres_load import copy_rows, index_aside
+from .read import published_row_counts
 from .roles import reader_can_read
-from .sqlite_bulk import ParallelSQLiteLoad
+from .sql import NEW, OLD, quote, table_exists
+from .sqlite_load import ParallelSQLiteLoad, insert_rows, sqlite_rows
 from .tables import (
     READER_ROLE,
     SPEC_BY_NAME,
@@ -68,25 +93,15 @@ from .tables import (
     build_table,
     index_name,
     pk_name,
-    polars_schema,
     table_names,
 )
 
-__all__ = ["PublishBlocked", "PublishError", "prepare_frame", "publish", "read_table", "replace_year",
-           "table_names"]
+__all__ = ["PublishBlocked", "publish", "replace_year"]
 
 log = logging.getLogger(__name__)
 
-NEW = "__new"
-OLD = "__old"
-#: Rows per COPY chunk / executemany batch.
-BATCH_ROWS = 200_000
 #: pg_advisory_xact_lock key serialising publishers ("townstat" in ASCII, truncated).
 _ADVISORY_KEY = 0x746F776E73746174 & 0x7FFFFFFFFFFFFFFF
-
-
-class PublishError(ValueError):
-    """A frame does not fit its warehouse table; nothing was published."""
 
 
 class PublishBlocked(RuntimeError):
@@ -131,77 +146,7 @@ def snapshot_table(name: str) -> bool:
 SNAPSHOT_TABLES: list[str] = [n for n in table_names() if snapshot_table(n)]
 
 
-# -- frames -----------------------------------------------------------------------------
-
-
-def prepare_frame(name: str, df: pl.DataFrame) -> pl.DataFrame:
-    """`df` selected and cast to the declared columns of table `name`, in declared order.
-
-    Missing nullable columns become NULL; a missing NOT NULL column, a NOT NULL column with
-    nulls, or a value that cannot be cast is a `PublishError` naming table and column.
-    Columns not declared are dropped.
-    """
-    if name not in SPEC_BY_NAME:
-        raise PublishError(f"unknown warehouse table {name!r}; known: {', '.join(table_names())}")
-    spec = SPEC_BY_NAME[name]
-    schema = polars_schema(name)
-    exprs = []
-    for col in spec.columns:
-        dtype = schema[col.name]
-        if col.name not in df.columns:
-            if col.required:
-                raise PublishError(f"{name}: required column {col.name!r} is missing from the frame")
-            exprs.append(pl.lit(None, dtype=dtype).alias(col.name))
-            continue
-        src = df.schema[col.name]
-        expr = pl.col(col.name)
-        if isinstance(dtype, pl.Datetime) and isinstance(src, pl.Datetime):
-            expr = (
-                expr.dt.replace_time_zone("UTC")
-                if src.time_zone is None
-                else expr.dt.convert_time_zone("UTC")
-            ).dt.cast_time_unit("us")
-        elif src == pl.Null:
-            expr = expr.cast(dtype)
-        if src == dtype:
-            exprs.append(expr.alias(col.name))
-            continue
-        try:
-            df.select(expr.cast(dtype, strict=True).alias("_check"))
-        except Exception as exc:  # noqa: BLE001 - reported with table and column
-            raise PublishError(
-                f"{name}.{col.name}: cannot cast {src} to {dtype}: {exc}"
-            ) from exc
-        exprs.append(expr.cast(dtype).alias(col.name))
-    out = df.select(exprs)
-    # Length limits (PostgreSQL enforces them, SQLite would not): same error on both.
-    for col in spec.columns:
-        length = getattr(col.type, "length", None)
-        if length and out.height:
-            longest = out.select(pl.col(col.name).str.len_chars().max()).item()
-            if longest is not None and longest > length:
-                raise PublishError(
-                    f"{name}.{col.name}: value of {longest} characters, at most {length} allowed"
-                )
-    required = [c.name for c in spec.columns if c.required]
-    nulls = out.select(pl.col(required).null_count()).row(0, named=True) if required else {}
-    bad = [f"{c} ({n} nulls)" for c, n in nulls.items() if n]
-    if bad:
-        raise PublishError(f"{name}: NOT NULL column(s) with nulls: {', '.join(bad)}")
-    return out
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def _q(conn: Connection, ident: str) -> str:
-    return conn.dialect.identifier_preparer.quote_identifier(ident)
-
-
-def _table_exists(conn: Connection, name: str) -> bool:
-    from sqlalchemy import inspect
-
-    return inspect(conn).has_table(name)
+# -- the transaction's steps --------------------------------------------------------------------
 
 
 def _reader_role_exists(conn: Connection) -> bool:
@@ -214,62 +159,7 @@ def _drop_leftovers(conn: Connection) -> None:
     """Drop aside tables an earlier, interrupted run may have left (any declared name)."""
     for name in table_names():
         for suffix in (NEW, OLD):
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, name + suffix)}")
-
-
-def _sqlite_rows(name: str, df: pl.DataFrame, presorted: bool = False) -> pl.DataFrame:
-    """Sorted by key (the key b-tree then fills in order) with dates as SQLAlchemy's text."""
-    spec = SPEC_BY_NAME[name]
-    if not presorted:
-        df = df.sort(spec.key)
-    conv = []
-    for col, dtype in df.schema.items():
-        if dtype == pl.Date:
-            conv.append(pl.col(col).dt.strftime("%Y-%m-%d"))
-        elif isinstance(dtype, pl.Datetime):
-            # SQLAlchemy's SQLite DATETIME storage format (UTC, naive).
-            conv.append(pl.col(col).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
-    return df.with_columns(conv) if conv else df
-
-
-def _load_sqlite(conn: Connection, name: str, df: pl.DataFrame, presorted: bool = False,
-                 target: str | None = None) -> None:
-    df = _sqlite_rows(name, df, presorted)
-    cols = ", ".join(_q(conn, c) for c in df.columns)
-    marks = ", ".join("?" for _ in df.columns)
-    sql = f"INSERT INTO {_q(conn, target or name + NEW)} ({cols}) VALUES ({marks})"
-    cur = conn.connection.driver_connection.cursor()
-    try:
-        for off in range(0, df.height, BATCH_ROWS):
-            batch = df.slice(off, BATCH_ROWS)
-            # column lists zipped into tuples: cheaper than Polars' row iterator
-            cur.executemany(sql, zip(*(s.to_list() for s in batch.iter_columns()), strict=True))
-            log.info("%s: loaded %d/%d rows", name, min(off + BATCH_ROWS, df.height), df.height)
-    finally:
-        cur.close()
-
-
-def _load_postgres(conn: Connection, name: str, df: pl.DataFrame, target: str | None = None) -> None:
-    cols = ", ".join(_q(conn, c) for c in df.columns)
-    sql = f"COPY {_q(conn, target or name + NEW)} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')"
-    cur = conn.connection.driver_connection.cursor()
-    try:
-        with cur.copy(sql) as copy:
-            for off in range(0, df.height, BATCH_ROWS):
-                buf = io.BytesIO()
-                # Strings quoted, NULL unquoted \N: '' and '\N' strings survive as such.
-                df.slice(off, BATCH_ROWS).write_csv(
-                    buf,
-                    include_header=False,
-                    null_value="\\N",
-                    quote_style="non_numeric",
-                    datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z",
-                    date_format="%Y-%m-%d",
-                )
-                copy.write(buf.getvalue())
-                log.info("%s: loaded %d/%d rows", name, min(off + BATCH_ROWS, df.height), df.height)
-    finally:
-        cur.close()
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, name + suffix)}")
 
 
 def _create_aside(conn: Connection, name: str, pg: bool) -> None:
@@ -281,20 +171,6 @@ def _create_aside(conn: Connection, name: str, pg: bool) -> None:
         conn.execute(SetTableComment(aside))
         for col in aside.columns:
             conn.execute(SetColumnComment(col))
-
-
-def _index_aside(conn: Connection, name: str) -> None:
-    """PostgreSQL: key and indexes on `<name>__new`, named with the `__new` suffix."""
-    spec = SPEC_BY_NAME[name]
-    keys = ", ".join(_q(conn, c) for c in spec.key)
-    conn.exec_driver_sql(
-        f"ALTER TABLE {_q(conn, name + NEW)} ADD CONSTRAINT {_q(conn, pk_name(name + NEW))} "
-        f"PRIMARY KEY ({keys})"
-    )
-    md = MetaData()
-    aside = build_table(spec, md, name + NEW, with_key=False, with_indexes=True)
-    for ix in aside.indexes:
-        conn.execute(CreateIndex(ix))
 
 
 @contextmanager
@@ -311,7 +187,7 @@ def _lock_wait(table: str, timeout: float) -> Iterator[None]:
 def _layout(conn: Connection, table: str, as_name: str) -> tuple:
     """PostgreSQL: a table's columns (name, type, NOT NULL, comment, in order), comment, key
     and indexes, with `table` in constraint and index names written as `as_name`."""
-    oid = conn.execute(text("SELECT CAST(:t AS regclass)::oid"), {"t": _q(conn, table)}).scalar_one()
+    oid = conn.execute(text("SELECT CAST(:t AS regclass)::oid"), {"t": quote(conn, table)}).scalar_one()
     cols = conn.execute(text(
         "SELECT attname, format_type(atttypid, atttypmod), attnotnull, col_description(attrelid, attnum) "
         "FROM pg_attribute WHERE attrelid = :o AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
@@ -335,12 +211,12 @@ def _refill(conn: Connection, name: str) -> None:
 
     DELETE and INSERT take ROW EXCLUSIVE, which conflicts with no reader's lock, and keep the
     previous rows visible to every snapshot taken before the commit (DROP would not)."""
-    cols = ", ".join(_q(conn, c.name) for c in TABLES[name].columns)
-    conn.exec_driver_sql(f"DELETE FROM {_q(conn, name)}")
+    cols = ", ".join(quote(conn, c.name) for c in TABLES[name].columns)
+    conn.exec_driver_sql(f"DELETE FROM {quote(conn, name)}")
     conn.exec_driver_sql(
-        f"INSERT INTO {_q(conn, name)} ({cols}) SELECT {cols} FROM {_q(conn, name + NEW)}"
+        f"INSERT INTO {quote(conn, name)} ({cols}) SELECT {cols} FROM {quote(conn, name + NEW)}"
     )
-    conn.exec_driver_sql(f"DROP TABLE {_q(conn, name + NEW)}")
+    conn.exec_driver_sql(f"DROP TABLE {quote(conn, name + NEW)}")
 
 
 def _swap(conn: Connection, names: list[str], pg: bool) -> None:
@@ -354,7 +230,7 @@ def _swap(conn: Connection, names: list[str], pg: bool) -> None:
         timeout = lock_timeout()
         exists = {
             n for n in names
-            if conn.execute(text("SELECT to_regclass(:n)"), {"n": _q(conn, n)}).scalar()
+            if conn.execute(text("SELECT to_regclass(:n)"), {"n": quote(conn, n)}).scalar()
         }
         in_place = [n for n in names if n in exists and snapshot_table(n)
                     and _layout(conn, n, n) == _layout(conn, n + NEW, n)]
@@ -365,31 +241,28 @@ def _swap(conn: Connection, names: list[str], pg: bool) -> None:
         for name in names:
             if name in exists:
                 with _lock_wait(name, timeout):
-                    conn.exec_driver_sql(f"LOCK TABLE {_q(conn, name)} IN ACCESS EXCLUSIVE MODE")
+                    conn.exec_driver_sql(f"LOCK TABLE {quote(conn, name)} IN ACCESS EXCLUSIVE MODE")
         if in_place:
             log.info("refilled in place (snapshot-safe): %s", ", ".join(in_place))
         grant = _reader_role_exists(conn)
     for name in names:
         spec = SPEC_BY_NAME[name]
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_q(conn, name)}")
-        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, name + NEW)} RENAME TO {_q(conn, name)}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, name)}")
+        conn.exec_driver_sql(f"ALTER TABLE {quote(conn, name + NEW)} RENAME TO {quote(conn, name)}")
         if pg:
             conn.exec_driver_sql(
-                f"ALTER INDEX {_q(conn, pk_name(name + NEW))} RENAME TO {_q(conn, pk_name(name))}"
+                f"ALTER INDEX {quote(conn, pk_name(name + NEW))} RENAME TO {quote(conn, pk_name(name))}"
             )
             for ix in spec.indexes:
                 conn.exec_driver_sql(
-                    f"ALTER INDEX {_q(conn, index_name(name + NEW, ix))} "
-                    f"RENAME TO {_q(conn, index_name(name, ix))}"
+                    f"ALTER INDEX {quote(conn, index_name(name + NEW, ix))} "
+                    f"RENAME TO {quote(conn, index_name(name, ix))}"
                 )
             if grant and reader_can_read(name):
-                conn.exec_driver_sql(f"GRANT SELECT ON {_q(conn, name)} TO {_q(conn, READER_ROLE)}")
+                conn.exec_driver_sql(f"GRANT SELECT ON {quote(conn, name)} TO {quote(conn, READER_ROLE)}")
         else:
             for ix in TABLES[name].indexes:
                 conn.execute(CreateIndex(ix))
-
-
-# -- public API ---------------------------------------------------------------------------
 
 
 def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame, pg: bool,
@@ -400,22 +273,22 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
     slice in memory, and loading the slices in order fills the key b-tree in order. On
     SQLite, when `bulk` is given, a large LazyFrame is built by worker processes and a
     DataFrame of `FRAME_MIN_ROWS` or more in this process, each into a scratch file copied in
-    with one `INSERT … SELECT` (`sqlite_bulk.py`); when SQLite's attach slots run out, rows go
+    with one `INSERT … SELECT` (`sqlite_load.py`); when SQLite's attach slots run out, rows go
     in by `executemany`.
     """
     def scratch_ddl() -> str:
-        return str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), sqlite_bulk.SCRATCH_TABLE,
+        return str(CreateTable(build_table(SPEC_BY_NAME[name], MetaData(), sqlite_load.SCRATCH_TABLE,
                                            with_key=False, with_indexes=False)).compile(dialect=conn.dialect)).strip()
 
     if isinstance(frame, pl.DataFrame):
-        if bulk is not None and not pg and frame.height >= sqlite_bulk.FRAME_MIN_ROWS and bulk.free_slots:
+        if bulk is not None and not pg and frame.height >= sqlite_load.FRAME_MIN_ROWS and bulk.free_slots:
             return bulk.load_frame(conn.connection.driver_connection, name, name + NEW, scratch_ddl(),
-                                   _sqlite_rows(name, frame))
-        (_load_postgres if pg else _load_sqlite)(conn, name, frame)
+                                   sqlite_rows(name, frame))
+        (copy_rows if pg else insert_rows)(conn, name, frame)
         return frame.height
     key = SPEC_BY_NAME[name].key
     counts = frame.group_by(key[0]).agg(pl.len()).collect()
-    if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_bulk.PARALLEL_MIN_ROWS \
+    if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_load.PARALLEL_MIN_ROWS \
             and bulk.workers > 1 and bulk.free_slots:
         return bulk.load(conn.connection.driver_connection, name, name + NEW, scratch_ddl(), frame, key[0], counts)
     values = counts[key[0]].sort()
@@ -423,136 +296,12 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
     for value in values:
         chunk = prepare_frame(name, frame.filter(pl.col(key[0]) == value).sort(key).collect())
         if pg:
-            _load_postgres(conn, name, chunk)
+            copy_rows(conn, name, chunk)
         else:
-            _load_sqlite(conn, name, chunk, presorted=True)
+            insert_rows(conn, name, chunk, presorted=True)
         rows += chunk.height
         del chunk
     return rows
-
-
-#: Which content each table was last published from (only for tables given a fingerprint).
-PUBLICATION_TABLE = "townstat_publication"
-#: The same per partition (month) of the large facts, so that only changed months are reloaded.
-PARTITION_TABLE = "townstat_publication_part"
-
-
-def content_fingerprint(df: pl.DataFrame) -> str:
-    """A digest of a frame's rows, whatever their order (for tables built every run)."""
-    hashes = df.hash_rows(seed=0x746F776E).sort().to_numpy().tobytes()
-    digest = hashlib.sha256(hashes)
-    digest.update(repr(df.schema).encode())
-    return digest.hexdigest()
-
-
-def _published_fingerprints(conn: Connection) -> dict[str, str]:
-    conn.exec_driver_sql(
-        f"CREATE TABLE IF NOT EXISTS {PUBLICATION_TABLE} (table_name VARCHAR(64) PRIMARY KEY, "
-        "fingerprint VARCHAR(64) NOT NULL)")
-    rows = conn.exec_driver_sql(f"SELECT table_name, fingerprint FROM {PUBLICATION_TABLE}").all()
-    return {t: f for t, f in rows}
-
-
-def _published_partitions(conn: Connection) -> dict[str, dict[str, str]]:
-    conn.exec_driver_sql(
-        f"CREATE TABLE IF NOT EXISTS {PARTITION_TABLE} (table_name VARCHAR(64) NOT NULL, "
-        "part VARCHAR(32) NOT NULL, fingerprint VARCHAR(64) NOT NULL, PRIMARY KEY (table_name, part))")
-    out: dict[str, dict[str, str]] = {}
-    for t, part, f in conn.exec_driver_sql(f"SELECT table_name, part, fingerprint FROM {PARTITION_TABLE}"):
-        out.setdefault(t, {})[part] = f
-    return out
-
-
-def _record_fingerprints(conn: Connection, fingerprints: Mapping[str, str], names: list[str],
-                         partitions: Mapping[str, Mapping[str, str]]) -> None:
-    for name in names:
-        if name in fingerprints:
-            conn.execute(text(f"DELETE FROM {PUBLICATION_TABLE} WHERE table_name = :t"), {"t": name})
-            conn.execute(text(f"INSERT INTO {PUBLICATION_TABLE} VALUES (:t, :f)"),
-                         {"t": name, "f": fingerprints[name]})
-        conn.execute(text(f"DELETE FROM {PARTITION_TABLE} WHERE table_name = :t"), {"t": name})
-        if name in partitions and partitions[name]:
-            conn.execute(text(f"INSERT INTO {PARTITION_TABLE} VALUES (:t, :p, :f)"),
-                         [{"t": name, "p": p, "f": f} for p, f in partitions[name].items()])
-
-
-def _forget_fingerprints(conn: Connection, names: list[str]) -> None:
-    for table in (PUBLICATION_TABLE, PARTITION_TABLE):
-        if _table_exists(conn, table):
-            for name in names:
-                conn.execute(text(f"DELETE FROM {table} WHERE table_name = :t"), {"t": name})
-
-
-#: Rows per table as of the last publication, so that `townstat status` need not count 35 million rows.
-ROWS_TABLE = "townstat_table_rows"
-
-
-def _record_rows(conn: Connection, rows: Mapping[str, int], delta: Mapping[str, int]) -> None:
-    """Set the row count of reloaded tables and adjust that of tables changed in place."""
-    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {ROWS_TABLE} (table_name VARCHAR(64) PRIMARY KEY, "
-                         "row_count BIGINT NOT NULL)")
-    for name, n in rows.items():
-        conn.execute(text(f"DELETE FROM {ROWS_TABLE} WHERE table_name = :t"), {"t": name})
-        conn.execute(text(f"INSERT INTO {ROWS_TABLE} VALUES (:t, :n)"), {"t": name, "n": n})
-    for name, d in delta.items():
-        conn.execute(text(f"UPDATE {ROWS_TABLE} SET row_count = row_count + :d WHERE table_name = :t"),
-                     {"t": name, "d": d})
-
-
-def published_row_counts(conn: Connection) -> dict[str, int]:
-    """Rows per table recorded at publication ({} for a warehouse published before they were)."""
-    if not _table_exists(conn, ROWS_TABLE):
-        return {}
-    return dict(conn.exec_driver_sql(f"SELECT table_name, row_count FROM {ROWS_TABLE}").all())
-
-
-#: The column a table's rows are republished by, when not its key's first column: the derived
-#: tables by year, so that one changed year of inputs rewrites that year's rows only.
-PARTITION_COLUMNS = {"ind_town_year": "year", "ind_specialty_town_year": "year", "eval_criterion": "year",
-                     "eval_specialty_town": "year", "pub_town_year": "year"}
-#: Any other table built every run (a DataFrame) with at least this many rows is compared per value
-#: of its key's first column too (dq_rejected_row per file), so one new file reloads one slice.
-PARTITION_MIN_ROWS = 100_000
-
-
-def partition_column(name: str) -> str:
-    return PARTITION_COLUMNS.get(name, SPEC_BY_NAME[name].key[0])
-
-
-def _part_value(name: str, part: str) -> str | int:
-    """A partition's name (text, as recorded) as a value of its column."""
-    return int(part) if polars_schema(name)[partition_column(name)].is_integer() else part
-
-
-def content_partitions(name: str, df: pl.DataFrame) -> dict[str, str]:
-    """A digest of the rows per value of the table's partition column (file, month, year)."""
-    col = partition_column(name)
-    hashed = df.select(pl.col(col), df.hash_rows(seed=0x746F776E).alias("h"))
-    out = {}
-    for (part,), group in hashed.partition_by(col, as_dict=True).items():  # one per file, month or year
-        out[str(part)] = hashlib.sha256(group["h"].sort().to_numpy().tobytes()).hexdigest()
-    return out
-
-
-def _partitioned_by_content(name: str, df: pl.DataFrame) -> bool:
-    col = partition_column(name)
-    dtype = df.schema.get(col)
-    if dtype is None or not (dtype == pl.String or dtype.is_integer()):
-        return False
-    return name in PARTITION_COLUMNS or df.height >= PARTITION_MIN_ROWS
-
-
-def _changed_partitions(name: str, new: Mapping[str, str], old: Mapping[str, str]) -> list[str] | None:
-    """Partitions to reload in place, or None when the whole table is to be rebuilt aside.
-
-    In place only when the table was published with partition fingerprints, its partition
-    column is text or an integer, and at most half of the partitions changed.
-    """
-    dtype = polars_schema(name)[partition_column(name)]
-    if not old or not (dtype == pl.String or dtype.is_integer()):
-        return None
-    changed = sorted({p for p, f in new.items() if old.get(p) != f} | (set(old) - set(new)))
-    return changed if len(changed) <= max(1, len(new) // 2) else None
 
 
 def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts: list[str],
@@ -565,17 +314,20 @@ def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts:
     table = TABLES[name]
     rows = deleted = 0
     for part in parts:
-        value = _part_value(name, part)
+        value = partition_value(name, part)
         deleted += conn.execute(table.delete().where(table.c[col] == value)).rowcount
         chunk = prepare_frame(name, frame.filter(pl.col(col) == value).sort(spec.key).collect())
         if chunk.height:
             if pg:
-                _load_postgres(conn, name, chunk, target=name)
+                copy_rows(conn, name, chunk, target=name)
             else:
-                _load_sqlite(conn, name, chunk, presorted=True, target=name)
+                insert_rows(conn, name, chunk, presorted=True, target=name)
         rows += chunk.height
         log.info("%s: partition %s replaced (%d rows)", name, part, chunk.height)
     return rows, rows - deleted
+
+
+# -- public API ---------------------------------------------------------------------------
 
 
 def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
@@ -596,7 +348,7 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
 
     `partitions` gives, for a large fact, a fingerprint per value of its key's first column
     (the month: the files its rows come from); the tables built every run get theirs from
-    their rows (`PARTITION_COLUMNS`: per year; other tables of 100 000 rows or more: per value
+    their rows (`frames.PARTITION_COLUMNS`: per year; other tables of 100 000 rows or more: per value
     of the key's first column). When a table was published with partition fingerprints before
     and at most half of them changed, only those partitions are deleted and loaded again, in
     place and in the same transaction; the count is then the rows reloaded and `report` (if
@@ -614,7 +366,7 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
             frame = prepared[n]
             if n not in fingerprints and isinstance(frame, pl.DataFrame):
                 fingerprints[n] = content_fingerprint(frame)
-                if n not in partitions and _partitioned_by_content(n, frame):
+                if n not in partitions and partitioned_by_content(n, frame):
                     partitions[n] = content_partitions(n, frame)
     if not names:
         if report is not None:
@@ -650,7 +402,7 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
     pg = is_postgres(url)
     timeout = lock_timeout() if pg else 0.0
     engine = make_engine(url, unjournalled=unjournalled)
-    bulk = None if pg else ParallelSQLiteLoad(make_url(url).database, sqlite_bulk.load_workers())
+    bulk = None if pg else ParallelSQLiteLoad(make_url(url).database, sqlite_load.load_workers())
     try:
         with engine.connect() as conn, ExitStack() as stack:
             # a lock timeout not attributed to a table below: the bookkeeping tables
@@ -673,9 +425,9 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
                 unchanged: list[str] = []
                 in_place: dict[str, list[str]] = {}
                 if fingerprints or partitions:
-                    existing = {n for n in names if _table_exists(conn, n)}
-                    previous = _published_fingerprints(conn)
-                    previous_parts = _published_partitions(conn)
+                    existing = {n for n in names if table_exists(conn, n)}
+                    previous = published_fingerprints(conn)
+                    previous_parts = published_partitions(conn)
                     unchanged = [n for n in names if n in existing and n in (fingerprints or {})
                                  and previous.get(n) == fingerprints[n]]
                     for n in unchanged:
@@ -683,7 +435,7 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
                     names = [n for n in names if n not in unchanged]
                     for n in names:
                         if n in existing and n in partitions:
-                            parts = _changed_partitions(n, partitions[n], previous_parts.get(n, {}))
+                            parts = changed_partitions(n, partitions[n], previous_parts.get(n, {}))
                             if parts is not None:
                                 in_place[n] = parts
                 aside = [n for n in names if n not in in_place]
@@ -697,14 +449,14 @@ def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFram
                     _create_aside(conn, name, pg)
                     counts[name] = _load_table(conn, name, prepared[name], pg, bulk)
                     if pg:
-                        _index_aside(conn, name)
+                        index_aside(conn, name)
                 _swap(conn, aside, pg)
                 if fingerprints is not None or partitions:
-                    _record_rows(conn, {n: counts[n] for n in aside}, delta)
+                    record_rows(conn, {n: counts[n] for n in aside}, delta)
                 if fingerprints or partitions:
                     # an unchanged table's months are recorded too, if they were not yet
                     late = [n for n in unchanged if partitions.get(n) and n not in previous_parts]
-                    _record_fingerprints(conn, fingerprints or {}, names + late, partitions)
+                    record_fingerprints(conn, fingerprints or {}, names + late, partitions)
         log.info("published %s", ", ".join(f"{n} ({counts[n]} rows)" for n in names))
     finally:
         engine.dispose()
@@ -744,49 +496,10 @@ def replace_year(url: str, frames: Mapping[str, pl.DataFrame], year: int,
                         conn.execute(TABLES[name].insert(), df.to_dicts())
                     delta[name] = df.height - gone
                 if published_row_counts(conn):
-                    _record_rows(conn, {}, delta)
+                    record_rows(conn, {}, delta)
                 # the rows no longer are what the recorded fingerprints describe: the next
                 # publication rewrites these tables whole
-                _forget_fingerprints(conn, list(prepared))
+                forget_fingerprints(conn, list(prepared))
     finally:
         engine.dispose()
     return {name: df.height for name, df in prepared.items()}
-
-
-def read_table(url: str, name: str, where: str | None = None,
-               params: Mapping[str, object] | None = None) -> pl.DataFrame:
-    """A warehouse table as a frame with the declared Polars dtypes, ordered by its key.
-
-    `where` is an SQL condition with bound parameters, e.g. `"year >= :y"`, `{"y": 2023}`.
-    """
-    if name not in TABLES:
-        raise KeyError(f"unknown warehouse table {name!r}")
-    schema = polars_schema(name)
-    spec = SPEC_BY_NAME[name]
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            cols = ", ".join(_q(conn, c) for c in schema)
-            keys = ", ".join(_q(conn, c) for c in spec.key)
-            condition = f" WHERE {where}" if where else ""
-            rows = conn.execute(text(f"SELECT {cols} FROM {_q(conn, name)}{condition} ORDER BY {keys}"),
-                                dict(params or {})).all()
-            pg = conn.dialect.name == "postgresql"
-    finally:
-        engine.dispose()
-    data = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
-    series = []
-    for (col, dtype), values in zip(schema.items(), data, strict=True):
-        values = list(values)
-        if not pg and dtype == pl.Date:
-            s = pl.Series(col, values, dtype=pl.String).str.to_date("%Y-%m-%d")
-        elif not pg and isinstance(dtype, pl.Datetime):
-            s = pl.Series(col, values, dtype=pl.String).str.to_datetime(
-                "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
-            )
-        elif not pg and dtype == pl.Boolean:
-            s = pl.Series(col, values, dtype=pl.Int64).cast(pl.Boolean)
-        else:
-            s = pl.Series(col, values, dtype=dtype)
-        series.append(s)
-    return pl.DataFrame(series)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.ingest.rawfiles import TONGCHENG, uscc, write_csv
 
 ROOT = Path(__file__).parents[2]

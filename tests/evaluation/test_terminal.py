@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.evaluation.terminal import render_evaluation
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.lineage.demo_warehouse import published_demo
 
 

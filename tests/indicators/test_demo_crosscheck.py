@@ -9,7 +9,7 @@ import pytest
 from cell_compare import assert_same_cells
 from reference_sql import reference_specialty_town_year, reference_town_year
 
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.lineage.demo_warehouse import published_demo
 
 

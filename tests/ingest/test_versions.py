@@ -5,7 +5,7 @@ import shutil
 import polars as pl
 
 from pipelines.refresh import run_refresh
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.ingest.rawfiles import TONGCHENG, uscc, write_csv
 
 HEADER = "统计年度,统一社会信用代码,单位详细名称,乡镇代码,行业代码,工业总产值(元),营业收入(元),从业人员期末人数"

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from pipelines.lineage import LineageError, explain, render_explanation
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.lineage.demo_warehouse import published_demo
 
 YEARS = (2022, 2023, 2024)

@@ -3,7 +3,7 @@
 import polars as pl
 
 from pipelines.refresh import run_refresh
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 from tests.ingest.rawfiles import TONGCHENG, uscc, write_csv
 
 

@@ -11,7 +11,7 @@ from pipelines.defs.reports import SUITE_TABLES
 from pipelines.reports.dashboard import write_dashboard
 from pipelines.reports.quality_report import write_quality_report
 from pipelines.reports.workbook import write_evaluation_workbook
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 
 
 def _frames(url: str) -> dict[str, pl.DataFrame]:

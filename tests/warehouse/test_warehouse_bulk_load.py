@@ -10,10 +10,10 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from pipelines.warehouse import publish, read_table
-from pipelines.warehouse.sqlite_bulk import chunk_ranges
+from pipelines.warehouse.frames import PublishError, prepare_frame
+from pipelines.warehouse.sqlite_load import chunk_ranges
 
-pub = importlib.import_module("pipelines.warehouse.publish")
-bulk = importlib.import_module("pipelines.warehouse.sqlite_bulk")
+bulk = importlib.import_module("pipelines.warehouse.sqlite_load")
 
 
 def _employment(n: int, periods: list[str]) -> pl.DataFrame:
@@ -53,7 +53,7 @@ def test_parallel_load_equals_the_rows(tmp_path: Path, monkeypatch):
     counts = publish(url, {"fact_employment_month": pl.scan_parquet(src)})
     assert counts == {"fact_employment_month": 30_000}
     got = read_table(url, "fact_employment_month")
-    want = pub.prepare_frame("fact_employment_month", df).sort("period", "person_key", "employer_uscc")
+    want = prepare_frame("fact_employment_month", df).sort("period", "person_key", "employer_uscc")
     assert_frame_equal(got, want)
     con = sqlite3.connect(tmp_path / "w.sqlite")
     try:
@@ -82,12 +82,12 @@ def test_parallel_load_failure_leaves_previous_state(tmp_path: Path, monkeypatch
     bad.write_parquet(tmp_path / "bad.parquet")
     try:
         publish(url, {"fact_employment_month": pl.scan_parquet(tmp_path / "bad.parquet")})
-    except pub.PublishError as exc:
+    except PublishError as exc:
         assert "person_key" in str(exc)
     else:
         raise AssertionError("a null key was published")
     assert_frame_equal(read_table(url, "fact_employment_month"),
-                       pub.prepare_frame("fact_employment_month", good).sort("period", "person_key", "employer_uscc"))
+                       prepare_frame("fact_employment_month", good).sort("period", "person_key", "employer_uscc"))
     assert not list(tmp_path.glob(".townstat-load-*"))
 
 
@@ -155,7 +155,7 @@ def test_first_publication_builds_a_new_file_then_links_it(tmp_path: Path, monke
     bad.write_parquet(tmp_path / "bad.parquet")
     try:
         publish(url, {"fact_employment_month": pl.scan_parquet(tmp_path / "bad.parquet")})
-    except pub.PublishError:
+    except PublishError:
         pass
     else:
         raise AssertionError("a null key was published")

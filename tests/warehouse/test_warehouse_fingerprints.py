@@ -2,7 +2,8 @@
 
 import polars as pl
 
-from pipelines.warehouse.publish import publish, read_table
+from pipelines.warehouse.publish import publish
+from pipelines.warehouse.read import read_table
 from tests.warehouse.conftest import make_frame
 
 

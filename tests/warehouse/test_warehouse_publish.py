@@ -206,9 +206,9 @@ import importlib
 import polars as pl
 pub = importlib.import_module("pipelines.warehouse.publish")
 if sys.argv[2] == "executemany":
-    importlib.import_module("pipelines.warehouse.sqlite_bulk").FRAME_MIN_ROWS = 10**9
+    importlib.import_module("pipelines.warehouse.sqlite_load").FRAME_MIN_ROWS = 10**9
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-pub.BATCH_ROWS = 20_000
+importlib.import_module("pipelines.warehouse.sql").BATCH_ROWS = 20_000
 n = 1_000_000
 i = pl.int_range(n, eager=True)
 df = pl.DataFrame({"i": i}).select(

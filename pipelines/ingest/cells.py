@@ -23,6 +23,7 @@ from pipelines.ingest.identifiers import (
     uscc_is_valid,
 )
 from schemas.columns import ColumnSpec
+from schemas.rules import RuleName
 
 # Cells that mean null in a numeric, date, boolean, period or level cell.
 BLANK_MARKERS = ["", "-", "—", "——", "－", "/", "无"]
@@ -72,13 +73,13 @@ def _is_empty(t: pl.Expr) -> pl.Expr:
     return t.is_null() | (t == "")
 
 
-def _rule(blank: pl.Expr, required: bool, bad: pl.Expr, bad_rule: str,
+def _rule(blank: pl.Expr, required: bool, bad: pl.Expr, bad_rule: RuleName,
           range_bad: pl.Expr | None = None) -> pl.Expr:
     expr = pl.when(blank)
-    expr = expr.then(pl.lit("required_missing" if required else None, dtype=pl.String))
+    expr = expr.then(pl.lit(RuleName.REQUIRED_MISSING if required else None, dtype=pl.String))
     expr = expr.when(bad).then(pl.lit(bad_rule))
     if range_bad is not None:
-        expr = expr.when(range_bad).then(pl.lit("out_of_range"))
+        expr = expr.when(range_bad).then(pl.lit(RuleName.OUT_OF_RANGE))
     return expr.otherwise(pl.lit(None, dtype=pl.String))
 
 
@@ -89,7 +90,7 @@ def parse_year(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     value = digits.cast(pl.Int32, strict=False)
     bad = ~blank & value.is_null()
     out = (value < MIN_YEAR) | (value > ctx.max_year)
-    return value, _rule(blank, spec.required, bad, "value_invalid", out)
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID, out)
 
 
 # 2024-03, 202403 (after 年/月 and / became -); a trailing day is an xlsx date cell.
@@ -117,7 +118,7 @@ def parse_period(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     )
     bad = ~blank & ~ok
     out = (year < MIN_YEAR) | (year > ctx.max_year)
-    return value, _rule(blank, spec.required, bad, "value_invalid", out)
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID, out)
 
 
 _DATE = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?: \d{1,2}:\d{2}:\d{2}(?:\.\d+)?)?$|^(\d{4})(\d{2})(\d{2})$"
@@ -134,7 +135,7 @@ def parse_date(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     d = pl.coalesce(g.struct.field("3"), g.struct.field("6")).str.zfill(2)
     value = pl.format("{}-{}-{}", y, m, d).str.to_date("%Y-%m-%d", strict=False)
     bad = ~blank & value.is_null()
-    return value, _rule(blank, spec.required, bad, "value_invalid")
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID)
 
 
 def parse_uscc(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -143,7 +144,7 @@ def parse_uscc(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     # a person ID in a USCC column (a swapped export) is never accepted, even when it happens
     # to pass the USCC check character: it would reach the warehouse in clear
     bad = ~uscc_is_valid(value) | reads_as_person_id(value)
-    return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, "uscc_invalid")
+    return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, RuleName.USCC_INVALID)
 
 
 def parse_person_id(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -152,7 +153,7 @@ def parse_person_id(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     value = pl.col(f"{c}__norm")
     blank = _is_empty(value)
     bad = ~pl.col(f"{c}__ok")
-    return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, "person_id_invalid")
+    return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, RuleName.PERSON_ID_INVALID)
 
 
 def parse_town(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -160,14 +161,14 @@ def parse_town(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     blank = _is_empty(t)
     code = pl.when(t.str.contains(r"^\d{12}$") & t.str.ends_with("000")).then(t.str.slice(0, 9)).otherwise(t)
     ok = code.is_in(ctx.town_codes.implode()).fill_null(False)
-    return pl.when(ok).then(code), _rule(blank, spec.required, ~ok, "unknown_town")
+    return pl.when(ok).then(code), _rule(blank, spec.required, ~ok, RuleName.UNKNOWN_TOWN)
 
 
 def parse_hukou(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     t = _text(c).str.replace_all(r"[\s\u3000]", "")
     blank = _is_empty(t)
     ok = t.str.contains(r"^(\d{6}|\d{9}|\d{12})$").fill_null(False)
-    return pl.when(ok).then(t), _rule(blank, spec.required, ~ok, "value_invalid")
+    return pl.when(ok).then(t), _rule(blank, spec.required, ~ok, RuleName.VALUE_INVALID)
 
 
 def parse_industry(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -176,14 +177,14 @@ def parse_industry(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     digits = t.str.replace(r"^[A-Z]", "")
     code = pl.when(digits.str.contains(r"^\d{1,4}$")).then(digits.str.zfill(4))
     ok = code.is_in(ctx.industry_codes.implode()).fill_null(False)
-    return pl.when(ok).then(code), _rule(blank, spec.required, ~ok, "industry_invalid")
+    return pl.when(ok).then(code), _rule(blank, spec.required, ~ok, RuleName.INDUSTRY_INVALID)
 
 
 def parse_text(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     t = _text(c)
     blank = _is_empty(t)
     # free text (names) is kept, but never with a person ID inside it (contract v4 section 4)
-    return pl.when(~blank).then(mask_ids_expr(t)), _rule(blank, spec.required, pl.lit(False), "value_invalid")
+    return pl.when(~blank).then(mask_ids_expr(t)), _rule(blank, spec.required, pl.lit(False), RuleName.VALUE_INVALID)
 
 
 def _number(t: pl.Expr) -> pl.Expr:
@@ -207,7 +208,7 @@ def parse_money(c: str, spec: ColumnSpec, ctx: ParseContext, factor: float = 1.0
     n = _number(t)
     value = (n * factor).round(2)
     bad = ~blank & n.is_null()
-    return value, _rule(blank, spec.required, bad, "value_invalid", _range_bad(value, spec))
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID, _range_bad(value, spec))
 
 
 def parse_integer(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -217,7 +218,7 @@ def parse_integer(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     integral = (n == n.floor()) & (n.abs() < 9e15)
     value = pl.when(integral).then(n.cast(pl.Int64, strict=False))
     bad = ~blank & value.is_null()
-    return value, _rule(blank, spec.required, bad, "value_invalid", _range_bad(value, spec))
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID, _range_bad(value, spec))
 
 
 def parse_boolean(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -226,7 +227,7 @@ def parse_boolean(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     value = (pl.when(blank).then(False).when(t.is_in(TRUE_WORDS)).then(True)
              .when(t.is_in(FALSE_WORDS)).then(False))
     bad = value.is_null()
-    return value, _rule(pl.lit(False), False, bad, "value_invalid")
+    return value, _rule(pl.lit(False), False, bad, RuleName.VALUE_INVALID)
 
 
 def parse_level(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -235,7 +236,7 @@ def parse_level(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     value = pl.when(blank).then(pl.lit("none")).otherwise(
         t.replace_strict(LEVELS, default=None, return_dtype=pl.String))
     bad = value.is_null()
-    return value, _rule(pl.lit(False), False, bad, "value_invalid")
+    return value, _rule(pl.lit(False), False, bad, RuleName.VALUE_INVALID)
 
 
 def parse_entity_type(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -243,7 +244,7 @@ def parse_entity_type(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     blank = _is_empty(t)
     value = t.str.to_lowercase().replace_strict(ENTITY_TYPES, default=None, return_dtype=pl.String)
     bad = value.is_null()
-    return value, _rule(blank, spec.required, bad, "value_invalid")
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID)
 
 
 PARSERS: dict[str, Callable[..., Parsed]] = {

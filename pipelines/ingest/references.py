@@ -25,6 +25,7 @@ from schemas.columns import (
     SPECIALTY_TOWNS_REF,
     TOWNS_REF,
 )
+from schemas.rules import RuleName
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _empty_rejected() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECTED_SCHEMA)
 
 
-def _list_rule(col: str, normalise: pl.Expr, valid: pl.Series, rule: str,
+def _list_rule(col: str, normalise: pl.Expr, valid: pl.Series, rule: RuleName,
                required: bool) -> tuple[pl.Expr, pl.Expr]:
     """A ';'-separated code list: normalised text, and the rule when an element is unknown."""
     items = pl.col(col).fill_null("").str.split(";").list.eval(
@@ -62,7 +63,7 @@ def _list_rule(col: str, normalise: pl.Expr, valid: pl.Series, rule: str,
     empty = items.list.len() == 0
     joined = items.list.join(";")
     rule_expr = (pl.when(bad).then(pl.lit(rule))
-                 .when(empty & required).then(pl.lit("required_missing")))
+                 .when(empty & required).then(pl.lit(RuleName.REQUIRED_MISSING)))
     return joined, rule_expr
 
 
@@ -105,17 +106,17 @@ def read_towns(file: RawFile | None) -> tuple[pl.DataFrame, tuple | None]:
     frame = table.frame.with_columns(pl.col(c).str.strip_chars() for c in TOWN_COLUMNS)
     checks = [
         ("town_code", pl.col("town_code"),
-         pl.when(~pl.col("town_code").str.contains(r"^\d{9}$").fill_null(False)).then(pl.lit("value_invalid"))),
+         pl.when(~pl.col("town_code").str.contains(r"^\d{9}$").fill_null(False)).then(pl.lit(RuleName.VALUE_INVALID))),
         ("county_code", pl.col("county_code"),
-         pl.when(~pl.col("county_code").str.contains(r"^\d{6}$").fill_null(False)).then(pl.lit("value_invalid"))),
+         pl.when(~pl.col("county_code").str.contains(r"^\d{6}$").fill_null(False)).then(pl.lit(RuleName.VALUE_INVALID))),
         ("town_name", pl.col("town_name"),
-         pl.when(pl.col("town_name").fill_null("") == "").then(pl.lit("required_missing"))),
+         pl.when(pl.col("town_name").fill_null("") == "").then(pl.lit(RuleName.REQUIRED_MISSING))),
     ]
     accepted, rejected = _extra_rules(frame, checks)
     dup = accepted.filter(pl.len().over("town_code") > 1)
     if dup.height:
         rejected = pl.concat([rejected, dup.select(
-            "source_row", pl.lit("town_code").alias("column"), pl.lit("duplicate_key").alias("rule"),
+            "source_row", pl.lit("town_code").alias("column"), pl.lit(RuleName.DUPLICATE_KEY).alias("rule"),
             pl.col("town_code").alias("value")).cast(REJECTED_SCHEMA)])
         accepted = accepted.filter(pl.len().over("town_code") == 1)
     towns = accepted.select(TOWN_COLUMNS).sort("town_code")
@@ -202,24 +203,24 @@ def _read_specialty(file: RawFile | None, ctx: ParseContext,
     frame = table.frame.with_columns(
         pl.col(c).str.strip_chars() for c in ("id", "name", "county_code", "category")
     )
-    host, host_rule = _list_rule("host_town_codes", _town_element(), ctx.town_codes, "unknown_town", False)
+    host, host_rule = _list_rule("host_town_codes", _town_element(), ctx.town_codes, RuleName.UNKNOWN_TOWN, False)
     core, core_rule = _list_rule("core_industry_codes", _industry_element(), ctx.industry_codes,
-                                 "industry_invalid", True)
+                                 RuleName.INDUSTRY_INVALID, True)
     sup, sup_rule = _list_rule("supporting_industry_codes", _industry_element(), ctx.industry_codes,
-                               "industry_invalid", False)
+                               RuleName.INDUSTRY_INVALID, False)
     heritage, heritage_rule = parse_boolean("heritage", SPECIALTY_TOWNS_REF.column("heritage"), ctx)
     national, national_rule = parse_boolean("national_market",
                                             SPECIALTY_TOWNS_REF.column("national_market"), ctx)
     category = pl.col("category").str.to_lowercase()
     counties = towns["county_code"].unique()
     checks = [
-        ("id", pl.col("id"), pl.when(pl.col("id").fill_null("") == "").then(pl.lit("required_missing"))),
-        ("name", pl.col("name"), pl.when(pl.col("name").fill_null("") == "").then(pl.lit("required_missing"))),
+        ("id", pl.col("id"), pl.when(pl.col("id").fill_null("") == "").then(pl.lit(RuleName.REQUIRED_MISSING))),
+        ("name", pl.col("name"), pl.when(pl.col("name").fill_null("") == "").then(pl.lit(RuleName.REQUIRED_MISSING))),
         ("county_code", pl.col("county_code"),
-         pl.when(~pl.col("county_code").is_in(counties.implode()).fill_null(False)).then(pl.lit("unknown_town"))),
+         pl.when(~pl.col("county_code").is_in(counties.implode()).fill_null(False)).then(pl.lit(RuleName.UNKNOWN_TOWN))),
         ("host_town_codes", host, host_rule),
         ("category", category,
-         pl.when(~category.is_in(list(SPECIALTY_CATEGORIES)).fill_null(False)).then(pl.lit("value_invalid"))),
+         pl.when(~category.is_in(list(SPECIALTY_CATEGORIES)).fill_null(False)).then(pl.lit(RuleName.VALUE_INVALID))),
         ("heritage", heritage, heritage_rule),
         ("national_market", national, national_rule),
         ("core_industry_codes", core, core_rule),
@@ -228,7 +229,7 @@ def _read_specialty(file: RawFile | None, ctx: ParseContext,
     accepted, rejected = _extra_rules(frame, checks)
     dup = pl.len().over("id") > 1
     rejected = pl.concat([rejected, accepted.filter(dup).select(
-        "source_row", pl.lit("id").alias("column"), pl.lit("duplicate_key").alias("rule"),
+        "source_row", pl.lit("id").alias("column"), pl.lit(RuleName.DUPLICATE_KEY).alias("rule"),
         pl.col("id").alias("value")).cast(REJECTED_SCHEMA)])
     accepted = accepted.filter(~dup)
     out = accepted.select(EMPTY_SPECIALTY.columns).cast(EMPTY_SPECIALTY.schema).sort("id")
@@ -247,7 +248,7 @@ def _read_simple(file: RawFile | None, spec, ctx: ParseContext, empty: pl.DataFr
     accepted, extra = _extra_rules(v.accepted, [(
         "specialty_town_id", pl.col("specialty_town_id"),
         pl.when(~pl.col("specialty_town_id").is_in(specialty["id"].implode()).fill_null(False))
-        .then(pl.lit("value_invalid")),
+        .then(pl.lit(RuleName.VALUE_INVALID)),
     )])
     rejected = pl.concat([v.rejected, extra]).sort("source_row")
     out = accepted.select(empty.columns).cast(empty.schema)

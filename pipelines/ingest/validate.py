@@ -15,7 +15,7 @@ from pipelines.echo import has_control_expr
 from pipelines.ingest.cells import PARSE_DISTINCT, PARSERS, STAGED, VALUE_DTYPES, ParseContext
 from pipelines.ingest.limits import CELL_MAX_CHARS
 from schemas.columns import SourceSpec
-from schemas.rules import RULES
+from schemas.rules import RULES, RuleName
 
 REJECTED_SCHEMA = {
     "source_row": pl.Int64,
@@ -88,7 +88,7 @@ def _unsafe_cells(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
             bad = bad | (pl.col(n).str.len_chars() > CELL_MAX_CHARS).fill_null(False)
         if control:
             bad = bad | has_control_expr(pl.col(n))
-        out.append(pl.when(bad).then(pl.lit("value_invalid")).otherwise(pl.col(_rule_col(n)))
+        out.append(pl.when(bad).then(pl.lit(RuleName.VALUE_INVALID)).otherwise(pl.col(_rule_col(n)))
                    .alias(_rule_col(n)))
     return out
 
@@ -110,7 +110,7 @@ def validate_table(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
         before = (pl.col("deregistered__value") < pl.col("established__value")).fill_null(False)
         cross.append(
             pl.when(before & pl.col(_rule_col("deregistered")).is_null())
-            .then(pl.lit("out_of_range"))
+            .then(pl.lit(RuleName.OUT_OF_RANGE))
             .otherwise(pl.col(_rule_col("deregistered")))
             .alias(_rule_col("deregistered"))
         )
@@ -130,7 +130,7 @@ def validate_table(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
         separator=";",
     )
     parsed = parsed.with_columns(
-        pl.when(dup).then(pl.lit("duplicate_key")).alias("__dup_rule"),
+        pl.when(dup).then(pl.lit(RuleName.DUPLICATE_KEY)).alias("__dup_rule"),
         pl.when(dup).then(masked_key).alias("__dup_value"),
     )
 

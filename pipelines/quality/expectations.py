@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from schemas import rules as rule_catalogue
+
 log = logging.getLogger(__name__)
 
 CRITICAL = "critical"
@@ -48,10 +50,8 @@ SPECIALTY_COUNTS = ("member_enterprises", "leading_enterprises", "supporting_ent
                     "above_scale_enterprises", "newly_above_scale", "high_tech_enterprises",
                     "specialized_sme_enterprises", "market_entities")
 FILE_STATUSES = ("loaded", "rejected", "duplicate", "removed")
-RULES = ("uscc_invalid", "person_id_invalid", "unknown_town", "industry_invalid",
-         "duplicate_key", "required_missing", "value_invalid", "out_of_range")
-FLAG_RULES = ("tax_sales_gap", "employment_gap", "yoy_jump", "rd_exceeds_revenue",
-              "total_tax_mismatch", "little_giant_not_sme")
+RULES = tuple(rule_catalogue.RULES)
+FLAG_RULES = tuple(name for name, flag in rule_catalogue.FLAGS.items() if flag.computed)
 CRITERIA = ("concentration", "scale", "market", "employment")
 CATEGORIES = ("manufacturing", "agriculture", "light_industry")
 

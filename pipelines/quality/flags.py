@@ -1,15 +1,20 @@
 """Cross-source flags (contract section 8): warnings for dq_flag; nothing is rejected.
 
-Comparisons of money are made in whole fen (integers), so "more than 30 % of the larger" is
-exact: 100 * |a - b| > 30 * max(a, b).
+Each flag's name, source, texts and threshold are declared in the rule catalogue
+(`schemas/rules.py`); this module computes them. Comparisons of money are made in whole fen
+(integers) and a threshold is an exact fraction, so "more than 30 % of the larger" is exact:
+10 * |a - b| > 3 * max(a, b).
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import polars as pl
 
 from pipelines.indicators.attribution import _lazy
 from pipelines.indicators.memo import NO_MEMO, Memo
+from schemas.rules import FLAGS, FlagName
 
 Frame = pl.DataFrame | pl.LazyFrame
 FLAG_COLUMNS = ["source", "key", "rule", "detail"]
@@ -23,18 +28,28 @@ def _money(expr: pl.Expr) -> pl.Expr:
     return expr.round(2).cast(pl.String)
 
 
-def _gap(a: pl.Expr, b: pl.Expr, percent: int) -> pl.Expr:
-    """Both > 0 and |a - b| > percent % of the larger (a, b integers)."""
-    return (a > 0) & (b > 0) & ((a - b).abs() * 100 > pl.max_horizontal(a, b) * percent)
+def _over(a: pl.Expr, b: pl.Expr | int, limit: Fraction) -> pl.Expr:
+    """a > limit * b, in integers (a, b integers)."""
+    return a * limit.denominator > b * limit.numerator
+
+
+def _gap(a: pl.Expr, b: pl.Expr, name: FlagName) -> pl.Expr:
+    """Both > 0 and |a - b| > the flag's threshold (a share) of the larger (a, b integers)."""
+    return (a > 0) & (b > 0) & _over((a - b).abs(), pl.max_horizontal(a, b), FLAGS[name].limit)
 
 
 def _enterprise_key() -> pl.Expr:
     return pl.concat_str([pl.col("year").cast(pl.String), pl.col("uscc")], separator="|").alias("key")
 
 
-def _flag(frame: pl.LazyFrame, condition: pl.Expr, key: pl.Expr, source: str, rule: str, detail: pl.Expr) -> pl.LazyFrame:
+def _flag(frame: pl.LazyFrame, condition: pl.Expr, key: pl.Expr, name: FlagName, **values: pl.Expr) -> pl.LazyFrame:
+    """The rows where `condition` holds as dq_flag rows of the flag `name`: its source from the
+    catalogue, its detail the catalogue's text with `values` written in."""
+    flag = FLAGS[name]
+    template, names = flag.detail_format()
+    detail = pl.format(template, *(values[n] for n in names)) if names else pl.lit(template)
     return frame.filter(condition.fill_null(False)).select(
-        pl.lit(source).alias("source"), key, pl.lit(rule).alias("rule"), detail.alias("detail")
+        pl.lit(flag.source).alias("source"), key, pl.lit(str(flag.name)).alias("rule"), detail.alias("detail")
     )
 
 
@@ -55,10 +70,9 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
     with_sales = ent.join(sales, on=["year", "uscc"], how="inner")
     tax_sales_gap = _flag(
         with_sales,
-        _gap(_fen(pl.col("_sales")), _fen(pl.col("revenue")), 30),
-        _enterprise_key(), "enterprise", "tax_sales_gap",
-        pl.format("年度开票销售额 {} 元与营业收入 {} 元相差超过较大者的30% / yearly invoice sales {} yuan and revenue {} yuan differ by more than 30% of the larger",
-                  _money(pl.col("_sales")), _money(pl.col("revenue")), _money(pl.col("_sales")), _money(pl.col("revenue"))),
+        _gap(_fen(pl.col("_sales")), _fen(pl.col("revenue")), FlagName.TAX_SALES_GAP),
+        _enterprise_key(), FlagName.TAX_SALES_GAP,
+        sales=_money(pl.col("_sales")), revenue=_money(pl.col("revenue")),
     )
 
     periods = years.cast(pl.String) + "-12"
@@ -72,35 +86,32 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
     with_insured = ent.join(insured, on=["year", "uscc"], how="inner")
     employment_gap = _flag(
         with_insured,
-        _gap(pl.col("employees").cast(pl.Int128), pl.col("_insured").cast(pl.Int128), 50),
-        _enterprise_key(), "enterprise", "employment_gap",
-        pl.format("从业人员期末人数 {} 人与12月参保人数 {} 人相差超过较大者的50% / reported employees {} and December insured persons {} differ by more than 50% of the larger",
-                  "employees", "_insured", "employees", "_insured"),
+        _gap(pl.col("employees").cast(pl.Int128), pl.col("_insured").cast(pl.Int128), FlagName.EMPLOYMENT_GAP),
+        _enterprise_key(), FlagName.EMPLOYMENT_GAP,
+        employees=pl.col("employees"), insured=pl.col("_insured"),
     )
 
     before = ent.select((pl.col("year") + 1).cast(pl.Int32).alias("year"), "uscc", pl.col("output_value").alias("_before"))
     with_before = ent.join(before, on=["year", "uscc"], how="inner")
     now, prev = _fen(pl.col("output_value")), _fen(pl.col("_before"))
+    jump = FLAGS[FlagName.YOY_JUMP].limit
     yoy_jump = _flag(
         with_before,
-        (now > 0) & (prev > 0) & ((now > prev * 10) | (now * 10 < prev)),
-        _enterprise_key(), "enterprise", "yoy_jump",
-        pl.format("工业总产值 {} 元，上年 {} 元，相差超过10倍（可能是单位错误）/ output value {} yuan vs {} yuan the year before: more than tenfold (a likely unit error)",
-                  _money(pl.col("output_value")), _money(pl.col("_before")), _money(pl.col("output_value")), _money(pl.col("_before"))),
+        (now > 0) & (prev > 0) & (_over(now, prev, jump) | _over(prev, now, jump)),
+        _enterprise_key(), FlagName.YOY_JUMP,
+        output_value=_money(pl.col("output_value")), before=_money(pl.col("_before")),
     )
 
     rd_exceeds = _flag(
         ent,
         _fen(pl.col("rd_expenditure")) > _fen(pl.col("revenue")),
-        _enterprise_key(), "enterprise", "rd_exceeds_revenue",
-        pl.format("研发费用 {} 元大于营业收入 {} 元 / R&D expenditure {} yuan exceeds revenue {} yuan",
-                  _money(pl.col("rd_expenditure")), _money(pl.col("revenue")), _money(pl.col("rd_expenditure")), _money(pl.col("revenue"))),
+        _enterprise_key(), FlagName.RD_EXCEEDS_REVENUE,
+        rd_expenditure=_money(pl.col("rd_expenditure")), revenue=_money(pl.col("revenue")),
     )
     giant = _flag(
         ent,
         pl.col("little_giant").fill_null(False) & ~pl.col("specialized_sme").fill_null(False),
-        _enterprise_key(), "enterprise", "little_giant_not_sme",
-        pl.lit("小巨人企业未标为专精特新 / little giant not marked as a specialised SME (专精特新)"),
+        _enterprise_key(), FlagName.LITTLE_GIANT_NOT_SME,
     )
 
     parts_sum = pl.col("vat") + pl.col("corporate_income_tax") + pl.col("other_tax")
@@ -108,11 +119,11 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
         tx,
         pl.col("total_tax_reported").is_not_null()
         & parts_sum.is_not_null()
-        & ((_fen(pl.col("total_tax_reported")) - _fen(pl.col("vat")) - _fen(pl.col("corporate_income_tax")) - _fen(pl.col("other_tax"))).abs() > 100),
+        & _over((_fen(pl.col("total_tax_reported")) - _fen(pl.col("vat")) - _fen(pl.col("corporate_income_tax")) - _fen(pl.col("other_tax"))).abs(),
+                1, FLAGS[FlagName.TOTAL_TAX_MISMATCH].limit * 100),  # the limit (yuan) in fen
         pl.concat_str([pl.col("period"), pl.col("uscc")], separator="|").alias("key"),
-        "tax", "total_tax_mismatch",
-        pl.format("税收合计 {} 元与增值税+企业所得税+其他税收之和 {} 元相差超过1元 / total tax {} yuan differs from vat + corporate income tax + other tax = {} yuan by more than 1 yuan",
-                  _money(pl.col("total_tax_reported")), _money(parts_sum), _money(pl.col("total_tax_reported")), _money(parts_sum)),
+        FlagName.TOTAL_TAX_MISMATCH,
+        total=_money(pl.col("total_tax_reported")), parts=_money(parts_sum),
     )
     flags = pl.concat([tax_sales_gap, employment_gap, yoy_jump, rd_exceeds, giant, mismatch])
     return (

@@ -30,6 +30,7 @@ import polars as pl
 
 from pipelines.reports.safe_cells import echoed_files, echoed_rejected, write_csv
 from pipelines.reports.tables import TableSource, table_reader
+from schemas.rules import FLAGS, RULES
 
 SNAPSHOT_NAME = "quality_snapshot.json"
 SNAPSHOT_FIELDS = ("path", "source", "status", "sha256", "rows_read", "rows_loaded",
@@ -47,24 +48,9 @@ REJECTED_CSV = "rejected_rows.csv"
 STATUS_ZH = {"loaded": "已加载", "rejected": "已拒收", "duplicate": "重复文件", "removed": "已移除"}
 SOURCE_ZH = {"enterprise": "企业年报", "tax": "税收", "employment": "社保参保",
              "registry": "市场主体登记", "reference": "参考表", None: "无来源"}
-RULE_ZH = {
-    "uscc_invalid": ("统一社会信用代码无效", "invalid USCC"),
-    "person_id_invalid": ("公民身份号码无效", "invalid person ID"),
-    "unknown_town": ("乡镇代码不在区划表中", "unknown town code"),
-    "industry_invalid": ("行业代码无效", "invalid industry code"),
-    "duplicate_key": ("同一文件中主键重复", "duplicate key within a file"),
-    "required_missing": ("必填项为空", "required value missing"),
-    "value_invalid": ("无法按类型读取", "value cannot be read as its type"),
-    "out_of_range": ("超出取值范围", "value out of range"),
-}
-FLAG_ZH = {
-    "tax_sales_gap": ("开票销售额与营业收入差异过大", "invoice sales and revenue differ by > 30%"),
-    "employment_gap": ("从业人数与参保人数差异过大", "employees and insured persons differ by > 50%"),
-    "yoy_jump": ("产值同比异常（可能单位错误）", "output value jumped > 10× (unit error?)"),
-    "rd_exceeds_revenue": ("研发费用超过营业收入", "R&D expenditure exceeds revenue"),
-    "total_tax_mismatch": ("税收合计与分项之和不符", "total tax differs from the sum of its parts"),
-    "little_giant_not_sme": ("小巨人企业未标专精特新", "little giant without specialised SME"),
-}
+#: Titles (Chinese, English) of the rules and flags, from the rule catalogue.
+RULE_ZH = {name: rule.label for name, rule in RULES.items()}
+FLAG_ZH = {name: flag.label for name, flag in FLAGS.items()}
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",Arial,sans-serif;margin:0;

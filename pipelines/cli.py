@@ -10,10 +10,11 @@ refresh (the previous warehouse is untouched), 2 bad arguments.
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
+
+from pipelines import settings
 
 EXIT_PUBLISHED, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +24,7 @@ def _print(msg: str) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    raw = Path(args.raw or os.environ.get("TOWNSTAT_RAW_DIR", "raw"))
+    raw = Path(args.raw or settings.raw_dir())
     if not raw.is_dir():
         print(f"错误：原始区文件夹不存在：{raw} / error: raw area folder not found: {raw}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,9 +107,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.status import status_report
 
     url = _url(args)
-    raw = Path(args.raw or os.environ.get("TOWNSTAT_RAW_DIR", "raw"))
+    raw = Path(args.raw or settings.raw_dir())
     instance = None
-    if os.environ.get("DAGSTER_HOME"):
+    if settings.dagster_home():
         from dagster import DagsterInstance
 
         instance = DagsterInstance.get()
@@ -120,14 +121,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_grant_reader(args: argparse.Namespace) -> int:
     from pipelines.warehouse.roles import ReaderRoleError, grant_reader
 
-    url = args.warehouse or os.environ.get("WAREHOUSE_URL", "")
+    url = args.warehouse or settings.warehouse_url_given()
     if not url.startswith("postgresql"):
         print("错误：只读角色只适用于 PostgreSQL（用 --warehouse 或 WAREHOUSE_URL 指定）/ "
               "error: the reader role exists on PostgreSQL only (give --warehouse or WAREHOUSE_URL)",
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        granted = grant_reader(url, args.password or os.environ.get("TOWNSTAT_READER_PASSWORD"))
+        granted = grant_reader(url, args.password or settings.reader_password())
     except ReaderRoleError as exc:
         print(f"错误 error: {exc}", file=sys.stderr)
         return 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from dagster import Definitions
 
+from pipelines import settings
 from pipelines.defs.backfill import (
     county_year_recomputed,
     recompute_county_year_job,
@@ -45,7 +44,7 @@ def build_definitions(raw_dir: str | None = None, warehouse_url: str | None = No
             "warehouse": Warehouse(url=warehouse_url) if warehouse_url else Warehouse(),
             "reports": Reports(path=reports_dir) if reports_dir else Reports(),
             "io_manager": FrameIOManager(
-                base_dir=staging_dir or os.environ.get("TOWNSTAT_STAGING_DIR", "warehouse/staging")),
+                base_dir=staging_dir or settings.staging_dir()),
         },
     )
 

@@ -8,7 +8,6 @@ previous state.
 from __future__ import annotations
 
 import importlib
-import os
 import tempfile
 import threading
 import time
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+
+from pipelines import settings
 
 
 @dataclass
@@ -62,7 +63,7 @@ class RefreshOutcome:
 def _instance(stack: ExitStack):
     from dagster import DagsterInstance
 
-    if os.environ.get("DAGSTER_HOME"):
+    if settings.dagster_home():
         return DagsterInstance.get()
     return stack.enter_context(DagsterInstance.ephemeral())
 
@@ -83,7 +84,7 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
         return RefreshOutcome(False, 0.0, failed_steps=[str(exc)], warehouse_url=warehouse_url)
     with ExitStack() as stack:
         # TOWNSTAT_STAGING_DIR keeps the staged frames (for inspection); default: a temporary folder
-        staging = staging_dir or os.environ.get("TOWNSTAT_STAGING_DIR") or stack.enter_context(
+        staging = staging_dir or settings.staging_dir_given() or stack.enter_context(
             tempfile.TemporaryDirectory(prefix="townstat-staging-"))
         defs = build_definitions(raw_dir=str(raw_dir), warehouse_url=warehouse_url, staging_dir=staging,
                                  cache_dir=cache_dir, reports_dir=reports_dir)
@@ -158,7 +159,7 @@ def warehouse_status(url: str) -> str:
                                      conn)
             rules = pl.read_database('select rule, count(*) as n from dq_rejected_row group by rule order by rule',
                                      conn)
-            from pipelines.warehouse.publish import published_row_counts
+            from pipelines.warehouse.read import published_row_counts
             from pipelines.warehouse.tables import table_names
 
             recorded = published_row_counts(conn)

@@ -7,15 +7,15 @@
   config is `deploy/k8s/run_config.yaml`.
 """
 
-import os
-
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
+
+from pipelines import settings
 
 EXECUTORS = ("multiprocess", "in_process", "k8s")
 
 
 def job_executor() -> ExecutorDefinition:
-    choice = os.environ.get("TOWNSTAT_EXECUTOR", "multiprocess")
+    choice = settings.executor()
     if choice == "in_process":
         return in_process_executor
     if choice == "k8s":

@@ -1,24 +1,22 @@
 """Dagster resources: the bureau's raw area (a folder) and the warehouse (a SQLAlchemy URL)."""
 
 
-import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from pipelines import settings
 from pipelines.warehouse.engine import warehouse_url
-
-DEFAULT_RAW_DIR = "raw"
 
 
 class RawArea(ConfigurableResource):
     """The folder the bureau drops files into; the pipeline only reads it."""
 
-    path: str = Field(default_factory=lambda: os.environ.get("TOWNSTAT_RAW_DIR", DEFAULT_RAW_DIR),
+    path: str = Field(default_factory=settings.raw_dir,
                       description="raw area folder (TOWNSTAT_RAW_DIR)")
     cache_dir: str = Field(
-        default_factory=lambda: os.environ.get("TOWNSTAT_CACHE_DIR", "warehouse/cache"),
+        default_factory=settings.cache_dir,
         description="validated rows per file content, so unchanged files are not parsed again "
         "(empty string: no cache)",
     )
@@ -37,13 +35,13 @@ class Warehouse(ConfigurableResource):
 
 def expectations_enabled() -> bool:
     """`TOWNSTAT_GX` (default on; `off`, `0` or `false` skip the Great Expectations suite)."""
-    return os.environ.get("TOWNSTAT_GX", "on").lower() not in ("0", "off", "false")
+    return settings.expectations_enabled()
 
 
 class Reports(ConfigurableResource):
     """Where the reports people read are written, and whether the GX suite runs."""
 
-    path: str = Field(default_factory=lambda: os.environ.get("TOWNSTAT_REPORTS_DIR", "warehouse/reports"),
+    path: str = Field(default_factory=settings.reports_dir,
                       description="reports folder (TOWNSTAT_REPORTS_DIR)")
     expectations: bool = Field(
         default_factory=expectations_enabled,

@@ -15,7 +15,6 @@ automatic retry of a failed run for that state (see `raw_area_sensor`).
 """
 
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from dagster import (
     sensor,
 )
 
+from pipelines import settings
 from pipelines.defs.executors import job_executor
 from pipelines.defs.resources import RawArea
 from pipelines.ingest.inventory import (
@@ -44,8 +44,8 @@ from pipelines.ingest.inventory import (
     unreadable_problem,
 )
 
-QUIET_SECONDS = 60  # contract section 2: a file must be unchanged for 60 s
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("TOWNSTAT_SENSOR_INTERVAL", "30"))
+QUIET_SECONDS = settings.DEFAULT_QUIET_SECONDS  # contract section 2: a file must be unchanged for 60 s
+SENSOR_INTERVAL_SECONDS = settings.sensor_interval()
 HASH_BUDGET_SECONDS = 30.0  # at most this much hashing per tick; the rest continues next tick
 DIGEST_TAG = "townstat/raw_digest"  # the full state digest a run was started for
 REFRESH_TAG = "townstat/refresh"  # on every run of `refresh`: the run queue allows one at a time
@@ -62,31 +62,22 @@ refresh_job = define_asset_job(
 
 
 def production() -> bool:
-    return os.environ.get("TOWNSTAT_ENV", "").lower() == "production"
+    return settings.production()
 
 
 def quiet_seconds() -> float:
     """`TOWNSTAT_QUIET_SECONDS` (default 60), read at every tick."""
-    try:
-        return max(0.0, float(os.environ.get("TOWNSTAT_QUIET_SECONDS", QUIET_SECONDS)))
-    except ValueError:
-        return float(QUIET_SECONDS)
+    return settings.quiet_seconds()
 
 
 def retry_limit() -> int:
     """`TOWNSTAT_SENSOR_RETRIES` (default 1): automatic re-runs of a failed run for one state."""
-    try:
-        return max(0, int(os.environ.get("TOWNSTAT_SENSOR_RETRIES", "1")))
-    except ValueError:
-        return 1
+    return settings.sensor_retries()
 
 
 def retry_delay() -> float:
     """`TOWNSTAT_RETRY_DELAY_SECONDS` (default 600): wait after a failure before re-running."""
-    try:
-        return max(0.0, float(os.environ.get("TOWNSTAT_RETRY_DELAY_SECONDS", "600")))
-    except ValueError:
-        return 600.0
+    return settings.retry_delay()
 
 
 @dataclass

@@ -9,13 +9,14 @@ first limit crossed, so a 2 MB zip bomb costs a few seconds, not the run.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
 import polars as pl
+
+from pipelines import settings
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
@@ -31,16 +32,12 @@ CSV_BYTES_FACTOR = 9
 XLSX_BYTES_PER_CELL = 64
 # 6 GiB: two ingest workers each reading a file of up to 340 MB stay within it (a province's
 # monthly enrolment file is about 180 MB); a 1 GB export is refused whole.
-DEFAULT_MEMORY_BOUND_MB = 6144
+DEFAULT_MEMORY_BOUND_MB = settings.DEFAULT_MEMORY_BOUND_MB
 
 
 def memory_bound_bytes() -> int:
     """The refresh's memory bound (TOWNSTAT_MEMORY_BOUND_MB, default 6 GiB)."""
-    try:
-        mb = int(os.environ.get("TOWNSTAT_MEMORY_BOUND_MB", DEFAULT_MEMORY_BOUND_MB))
-    except ValueError:
-        mb = DEFAULT_MEMORY_BOUND_MB
-    return max(64, mb) * 1024 * 1024
+    return max(64, settings.memory_bound_mb()) * 1024 * 1024
 
 
 def file_budget_bytes() -> int:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-DEFAULT_URL = "sqlite:///warehouse/warehouse.sqlite"
+from pipelines import settings
+
+DEFAULT_URL = settings.DEFAULT_WAREHOUSE_URL
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 
 def warehouse_url(url: str | None = None) -> str:
     """The URL given, else `WAREHOUSE_URL`, else the default SQLite file."""
-    return url or os.environ.get("WAREHOUSE_URL") or DEFAULT_URL
+    return url or settings.warehouse_url()
 
 
 def is_postgres(url: str) -> bool:

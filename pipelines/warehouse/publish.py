@@ -59,6 +59,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, CreateTable, SetColumnComment, SetTableComment
 
+from pipelines import settings
+
 from . import sqlite_load
 from .bookkeeping import (
     PARTITION_TABLE,
@@ -120,19 +122,12 @@ class PublishBlocked(RuntimeError):
 
 
 #: Default of `TOWNSTAT_LOCK_TIMEOUT`: seconds the PostgreSQL publication waits for any one lock.
-LOCK_TIMEOUT_S = 30.0
+LOCK_TIMEOUT_S = settings.DEFAULT_LOCK_TIMEOUT_S
 
 
 def lock_timeout() -> float:
     """Seconds a PostgreSQL publication waits for a lock (`TOWNSTAT_LOCK_TIMEOUT`; 0: no limit)."""
-    raw = os.environ.get("TOWNSTAT_LOCK_TIMEOUT", "").strip()
-    try:
-        value = float(raw) if raw else LOCK_TIMEOUT_S
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also NaN
-        raise ValueError(f"TOWNSTAT_LOCK_TIMEOUT must be a number of seconds >= 0, not {raw!r}")
-    return value
+    return settings.lock_timeout()
 
 
 def snapshot_table(name: str) -> bool:

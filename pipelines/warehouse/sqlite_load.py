@@ -32,6 +32,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection
 
+from pipelines import settings
 from pipelines.parquet import write_parquet
 
 from . import sql
@@ -93,7 +94,7 @@ def insert_rows(conn: Connection, name: str, df: pl.DataFrame, presorted: bool =
 
 def load_workers() -> int:
     """Worker processes for a bulk load (TOWNSTAT_LOAD_WORKERS; default: cores)."""
-    return max(1, int(os.environ.get("TOWNSTAT_LOAD_WORKERS", os.cpu_count() or 1)))
+    return settings.load_workers()
 
 
 def chunk_ranges(counts: pl.DataFrame, column: str, n_chunks: int) -> list[list[object]]:
@@ -165,7 +166,7 @@ def _init_worker(threads: str) -> None:
 
 def scratch_root(database: str | None) -> str:
     """Where scratch files go: TOWNSTAT_SCRATCH_DIR, else beside the warehouse file."""
-    configured = os.environ.get("TOWNSTAT_SCRATCH_DIR")
+    configured = settings.scratch_dir()
     if configured:
         Path(configured).mkdir(parents=True, exist_ok=True)
         return configured

@@ -5,6 +5,10 @@
     townstat status       what the warehouse holds: last refresh, files, rejected rows
     townstat db grant-reader   create the read-only PostgreSQL role for other departments
 
+The subcommands import what they need when they run: `townstat --help` answers at once,
+without loading Dagster, Great Expectations or the report libraries (the documented
+exception to top-level imports).
+
 Exit codes of `refresh` (contract section 9): 0 published, 1 a blocking check stopped the
 refresh (the previous warehouse is untouched), 2 bad arguments.
 """

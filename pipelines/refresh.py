@@ -17,8 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from dagster import DagsterEventType, DagsterInstance, materialize
+from sqlalchemy import inspect
 
 from pipelines import settings
+from pipelines.definitions import ASSETS, build_definitions
+from pipelines.defs.resources import expectations_enabled
+from pipelines.ingest.pseudonymise import UnsafePIIKey, pii_key
+from pipelines.warehouse.engine import make_engine
+from pipelines.warehouse.read import published_row_counts
+from pipelines.warehouse.tables import table_names
 
 
 @dataclass
@@ -61,7 +69,6 @@ class RefreshOutcome:
 
 
 def _instance(stack: ExitStack):
-    from dagster import DagsterInstance
 
     if settings.dagster_home():
         return DagsterInstance.get()
@@ -71,10 +78,7 @@ def _instance(stack: ExitStack):
 def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], None] | None = None,
                 cache_dir: str | None = None, staging_dir: str | None = None,
                 reports_dir: str | None = None) -> RefreshOutcome:
-    from dagster import DagsterEventType, materialize
 
-    from pipelines.definitions import ASSETS, build_definitions
-    from pipelines.ingest.pseudonymise import UnsafePIIKey, pii_key
 
     t0 = time.time()
     _preload_expectations()
@@ -128,7 +132,6 @@ def _preload_expectations() -> None:
     The suite and the publication run well after ingest; the imports then cost nothing on the
     critical path.
     """
-    from pipelines.defs.resources import expectations_enabled
 
     modules = ["adbc_driver_sqlite.dbapi"] + (["great_expectations"] if expectations_enabled() else [])
     threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True,
@@ -145,9 +148,7 @@ def _safe(url: str) -> str:
 
 def warehouse_status(url: str) -> str:
     """Files loaded and rejected, rows rejected by rule, tables published: Chinese first."""
-    from sqlalchemy import inspect
 
-    from pipelines.warehouse.engine import make_engine
 
     engine = make_engine(url)
     try:
@@ -159,8 +160,6 @@ def warehouse_status(url: str) -> str:
                                      conn)
             rules = pl.read_database('select rule, count(*) as n from dq_rejected_row group by rule order by rule',
                                      conn)
-            from pipelines.warehouse.read import published_row_counts
-            from pipelines.warehouse.tables import table_names
 
             recorded = published_row_counts(conn)
             counts = {}

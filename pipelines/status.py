@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import polars as pl
+from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
+
+from pipelines.ingest.inventory import scan_raw_area
+from pipelines.warehouse.read import read_table
+
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
@@ -36,7 +42,6 @@ def _trigger(tags: dict) -> str:
 
 
 def _is_refresh(run) -> bool:
-    from dagster import AssetKey
 
     if run.job_name == REFRESH_JOB or "townstat/trigger" in run.tags:  # sensor, schedule, CLI
         return True
@@ -44,7 +49,6 @@ def _is_refresh(run) -> bool:
 
 
 def _refresh_records(instance: DagsterInstance, statuses, limit: int = 50):
-    from dagster import RunsFilter
 
     records = instance.get_run_records(filters=RunsFilter(statuses=statuses), limit=limit)
     return [r for r in records if _is_refresh(r.dagster_run)]
@@ -57,7 +61,6 @@ def _first_line(message: str, limit: int = 300) -> str:
 
 def failure_details(instance: DagsterInstance, run_id: str) -> list[str]:
     """Failed steps with their error, failed blocking checks, the run failure message."""
-    from dagster import DagsterEventType
 
     out: list[str] = []
     events = instance.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE,
@@ -81,7 +84,6 @@ def failure_details(instance: DagsterInstance, run_id: str) -> list[str]:
 
 
 def _history_lines(instance: DagsterInstance) -> list[str]:
-    from dagster import AssetKey, DagsterRunStatus
 
     lines: list[str] = []
     event = instance.get_latest_materialization_event(AssetKey(list(PUBLISHED_KEY)))
@@ -128,9 +130,7 @@ def _history_lines(instance: DagsterInstance) -> list[str]:
 
 
 def _dq_file(url: str):
-    import polars as pl
 
-    from pipelines.warehouse.read import read_table
 
     try:
         return read_table(url, "dq_file")
@@ -160,7 +160,6 @@ def _warehouse_lines(dq) -> list[str]:
 
 def pending_lines(dq, raw_dir: Path) -> list[str]:
     """Files in the raw area the warehouse does not reflect yet, and files gone from it."""
-    from pipelines.ingest.inventory import scan_raw_area
 
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():

@@ -3,11 +3,19 @@
 A column has a canonical English name, the headers the bureau may use for it, a kind
 (which parser and which identifier rule apply), whether it is required and its range.
 The readers, the validation, the pandera schemas and the documentation all read this.
+
+A source spec is also the only declaration of its fact table's shape: the columns read from
+the file, the columns ingest derives from them (`derived`: above_scale, year, person_key, ...)
+and the lineage columns every fact has, with their kinds, comments and key. The fact frames'
+dtypes (`pipelines.ingest.sources.fact_dtypes`), the pandera schemas (`schemas.facts`) and the
+warehouse fact tables (`pipelines.warehouse.tables`) are generated from it: adding a column is
+one entry here (plus, for a derived column, its computation in
+`pipelines.ingest.sources.finish_source_columns`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal[
@@ -25,7 +33,14 @@ Kind = Literal[
     "boolean",
     "level",
     "entity_type",
+    # kinds only derived columns have (never parsed from a cell)
+    "person_key",  # HMAC-SHA256 of a person ID, 64 hex digits
+    "county",  # 6-digit county division code
+    "file_id",  # dq_file.file_id
 ]
+
+#: Kinds whose blank cell reads as a value (false, "none"): their fact column is never null.
+BLANK_READS_AS_VALUE: frozenset[str] = frozenset({"boolean", "level"})
 
 # Money units a header or a title row may name, in yuan.
 MONEY_UNITS: dict[str, float] = {"元": 1.0, "千元": 1_000.0, "万元": 10_000.0, "亿元": 100_000_000.0}
@@ -33,6 +48,12 @@ MONEY_UNITS: dict[str, float] = {"元": 1.0, "千元": 1_000.0, "万元": 10_000
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """A column of a source file (or, in `SourceSpec.derived`, one ingest adds to the fact).
+
+    `required`: a read cell must be filled (else required_missing); a derived column is
+    always computed. `comment_zh` (default `label_zh`) and `comment_en` describe the fact
+    column in the warehouse; a money column's comment gets its unit (yuan) there."""
+
     name: str
     headers: tuple[str, ...]
     kind: Kind
@@ -40,6 +61,41 @@ class ColumnSpec:
     minimum: float | None = None
     maximum: float | None = None
     label_zh: str = ""
+    comment_en: str = ""
+    comment_zh: str = ""
+    # derived columns only: the fact column this one follows (None: after the last one) ...
+    after: str | None = None
+    # ... or the read column it stands for in the fact and its key (person_key for person_id)
+    replaces: str | None = None
+    # NULL allowed in the warehouse although ingest always fills it (the lineage columns:
+    # frames built outside ingest may lack them)
+    warehouse_nullable: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.comment_zh:
+            object.__setattr__(self, "comment_zh", self.label_zh)
+
+    @property
+    def not_null(self) -> bool:
+        """Never null in the fact: required, or a kind whose blank cell reads as a value."""
+        return self.required or self.kind in BLANK_READS_AS_VALUE
+
+
+def derived(name: str, kind: Kind, zh: str, en: str, *, required: bool = True,
+            after: str | None = None, replaces: str | None = None) -> ColumnSpec:
+    """A column ingest computes (`finish_source_columns`), declared with the source it belongs to."""
+    return ColumnSpec(name, (), kind, required, label_zh=zh, comment_en=en, after=after,
+                      replaces=replaces)
+
+
+#: The columns every fact ends with: where its row was read (contract section 3).
+LINEAGE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("source_file_id", (), "file_id", True, label_zh="来源文件编号（dq_file.file_id）",
+               comment_en="source file id (dq_file.file_id)", warehouse_nullable=True),
+    ColumnSpec("source_row", (), "integer", True, label_zh="来源文件中的行号（从1起，含表头）",
+               comment_en="row number in the source file, 1-based, header rows counted",
+               warehouse_nullable=True),
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +103,17 @@ class SourceSpec:
     name: str
     label_zh: str
     key: tuple[str, ...]
-    columns: tuple[ColumnSpec, ...]
+    columns: tuple[ColumnSpec, ...]  # read from the file
     default_money_unit: str = "元"
     extra: dict[str, str] = field(default_factory=dict)
+    derived: tuple[ColumnSpec, ...] = ()  # added by ingest (see `derived`)
+
+    def __post_init__(self) -> None:
+        placed = [c.name for c in self.fact_columns]
+        lost = [d.name for d in self.derived if d.name not in placed]
+        if lost or len(placed) != len(set(placed)):
+            raise ValueError(f"source {self.name}: a derived column follows or replaces no read "
+                             f"column ({', '.join(lost)}), or a fact column name repeats")
 
     def column(self, name: str) -> ColumnSpec:
         return next(c for c in self.columns if c.name == name)
@@ -58,6 +122,33 @@ class SourceSpec:
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+    @property
+    def fact_columns(self) -> tuple[ColumnSpec, ...]:
+        """The fact's columns in table order: each read column (or the derived column that
+        replaces it) followed by the derived columns declared `after` it, then the derived
+        columns without a place, then the lineage columns."""
+        stands_for = {d.replaces: d for d in self.derived if d.replaces}
+        out: list[ColumnSpec] = []
+
+        def place(col: ColumnSpec) -> None:
+            out.append(col)
+            for d in self.derived:
+                if d.after == col.name:
+                    place(d)
+
+        for c in self.columns:
+            place(stands_for.get(c.name, c))
+        for d in self.derived:
+            if d.after is None and d.replaces is None:
+                place(d)
+        return (*out, *LINEAGE_COLUMNS)
+
+    @property
+    def fact_key(self) -> tuple[str, ...]:
+        """The fact's key: the source key, a replaced column by the one standing for it."""
+        stands_for = {d.replaces: d.name for d in self.derived if d.replaces}
+        return tuple(stands_for.get(k, k) for k in self.key)
+
 
 _USCC_HEADERS = ("统一社会信用代码", "信用代码")
 _TOWN_HEADERS = ("乡镇代码", "所在地区划代码", "区划代码")
@@ -65,9 +156,26 @@ _INDUSTRY_HEADERS = ("行业代码", "国民经济行业代码")
 _PERIOD_HEADERS = ("所属期", "税款所属期", "期间", "费款所属期")
 
 
-def _money(name: str, headers: tuple[str, ...], zh: str, required: bool = False,
-           minimum: float | None = 0.0) -> ColumnSpec:
-    return ColumnSpec(name, headers, "money", required, minimum, None, zh)
+def _money(name: str, headers: tuple[str, ...], zh: str, en: str, required: bool = False,
+           minimum: float | None = 0.0, comment_zh: str = "") -> ColumnSpec:
+    return ColumnSpec(name, headers, "money", required, minimum, None, zh, en, comment_zh)
+
+
+# -- columns several sources share --------------------------------------------------------
+_USCC = ColumnSpec("uscc", _USCC_HEADERS, "uscc", True, label_zh="统一社会信用代码",
+                   comment_en="unified social credit code (USCC)")
+_TOWN = ColumnSpec("town_code", _TOWN_HEADERS, "town", True, label_zh="乡镇代码",
+                   comment_zh="乡镇代码（9位统计用区划代码）",
+                   comment_en="town code, 9-digit statistical division code")
+_INDUSTRY = ColumnSpec("industry_code", _INDUSTRY_HEADERS, "industry", True, label_zh="行业代码",
+                       comment_zh="行业代码（GB/T 4754-2017 小类）",
+                       comment_en="industry class, GB/T 4754-2017, 4 digits")
+_PERIOD = ColumnSpec("period", _PERIOD_HEADERS, "period", True, label_zh="所属期",
+                     comment_zh="所属期（YYYY-MM）", comment_en="period, month YYYY-MM")
+
+
+def _year_of_period(after: str) -> ColumnSpec:
+    return derived("year", "year", "统计年度", "statistical year", after=after)
 
 
 ENTERPRISE = SourceSpec(
@@ -76,23 +184,35 @@ ENTERPRISE = SourceSpec(
     key=("year", "uscc"),
     default_money_unit="万元",
     columns=(
-        ColumnSpec("year", ("统计年度", "年度", "年份", "报告期"), "year", True, label_zh="统计年度"),
-        ColumnSpec("uscc", _USCC_HEADERS, "uscc", True, label_zh="统一社会信用代码"),
-        ColumnSpec("name", ("单位详细名称", "单位名称", "企业名称"), "text", True, label_zh="单位名称"),
-        ColumnSpec("town_code", _TOWN_HEADERS, "town", True, label_zh="乡镇代码"),
-        ColumnSpec("industry_code", _INDUSTRY_HEADERS, "industry", True, label_zh="行业代码"),
-        _money("output_value", ("工业总产值", "总产值", "产值"), "工业总产值", True),
-        _money("revenue", ("营业收入",), "营业收入", True),
+        ColumnSpec("year", ("统计年度", "年度", "年份", "报告期"), "year", True, label_zh="统计年度",
+                   comment_en="statistical year"),
+        _USCC,
+        ColumnSpec("name", ("单位详细名称", "单位名称", "企业名称"), "text", True, label_zh="单位名称",
+                   comment_zh="单位详细名称", comment_en="enterprise name"),
+        _TOWN,
+        _INDUSTRY,
+        _money("output_value", ("工业总产值", "总产值", "产值"), "工业总产值", "gross output value", True),
+        _money("revenue", ("营业收入",), "营业收入", "operating revenue", True),
         ColumnSpec("employees", ("从业人员期末人数", "期末从业人数", "从业人员"), "integer", True,
-                   0, 1_000_000, "从业人员期末人数"),
-        _money("rd_expenditure", ("研发费用", "研究与试验发展经费支出"), "研发费用"),
-        _money("export_value", ("出口交货值",), "出口交货值"),
-        _money("ecommerce_sales", ("电子商务销售额",), "电子商务销售额"),
-        ColumnSpec("patents_granted", ("专利授权数",), "integer", False, 0, None, "专利授权数"),
-        ColumnSpec("high_tech", ("高新技术企业",), "boolean", label_zh="高新技术企业"),
-        ColumnSpec("specialized_sme", ("专精特新",), "boolean", label_zh="专精特新"),
-        ColumnSpec("little_giant", ("小巨人",), "boolean", label_zh="小巨人"),
-        ColumnSpec("tech_center_level", ("企业技术中心",), "level", label_zh="企业技术中心"),
+                   0, 1_000_000, "从业人员期末人数", "employees at year end"),
+        _money("rd_expenditure", ("研发费用", "研究与试验发展经费支出"), "研发费用", "R&D expenditure"),
+        _money("export_value", ("出口交货值",), "出口交货值", "export delivery value"),
+        _money("ecommerce_sales", ("电子商务销售额",), "电子商务销售额", "e-commerce sales"),
+        ColumnSpec("patents_granted", ("专利授权数",), "integer", False, 0, None, "专利授权数",
+                   "patents granted"),
+        ColumnSpec("high_tech", ("高新技术企业",), "boolean", label_zh="高新技术企业",
+                   comment_en="high-tech enterprise"),
+        ColumnSpec("specialized_sme", ("专精特新",), "boolean", label_zh="专精特新",
+                   comment_zh="专精特新企业", comment_en="specialised and sophisticated SME"),
+        ColumnSpec("little_giant", ("小巨人",), "boolean", label_zh="小巨人",
+                   comment_zh="专精特新“小巨人”", comment_en="'little giant' enterprise"),
+        ColumnSpec("tech_center_level", ("企业技术中心",), "level", label_zh="企业技术中心",
+                   comment_zh="企业技术中心级别：none 无 / municipal 市级 / provincial 省级 / national 国家级",
+                   comment_en="technology centre level: none / municipal / provincial / national"),
+    ),
+    derived=(
+        derived("above_scale", "boolean", "规模（限额）以上",
+                "above scale (revenue ≥ NBS threshold for the industry)"),
     ),
 )
 
@@ -101,13 +221,19 @@ TAX = SourceSpec(
     label_zh="税收",
     key=("period", "uscc"),
     columns=(
-        ColumnSpec("period", _PERIOD_HEADERS, "period", True, label_zh="所属期"),
-        ColumnSpec("uscc", (*_USCC_HEADERS, "纳税人识别号"), "uscc", True, label_zh="统一社会信用代码"),
-        _money("vat", ("增值税",), "增值税", minimum=None),
-        _money("corporate_income_tax", ("企业所得税",), "企业所得税", minimum=None),
-        _money("other_tax", ("其他税收",), "其他税收", minimum=None),
-        _money("total_tax", ("税收合计",), "税收合计", minimum=None),
-        _money("invoice_sales", ("开票销售额", "销售额"), "开票销售额", minimum=None),
+        _PERIOD,
+        replace(_USCC, headers=(*_USCC_HEADERS, "纳税人识别号")),
+        _money("vat", ("增值税",), "增值税", "value-added tax", minimum=None),
+        _money("corporate_income_tax", ("企业所得税",), "企业所得税", "corporate income tax", minimum=None),
+        _money("other_tax", ("其他税收",), "其他税收", "other taxes", minimum=None),
+        _money("total_tax", ("税收合计",), "税收合计", "total tax (given, else the sum of the non-null parts)",
+               minimum=None, comment_zh="税收合计（缺失时为各税种之和）"),
+        _money("invoice_sales", ("开票销售额", "销售额"), "开票销售额", "invoiced sales", minimum=None),
+    ),
+    derived=(
+        _year_of_period(after="uscc"),
+        derived("total_tax_reported", "money", "税收合计（原表填报值）", "total tax as reported in the file",
+                required=False, after="total_tax"),
     ),
 )
 
@@ -116,12 +242,23 @@ EMPLOYMENT = SourceSpec(
     label_zh="社保参保",
     key=("period", "person_id", "employer_uscc"),
     columns=(
-        ColumnSpec("period", _PERIOD_HEADERS, "period", True, label_zh="所属期"),
+        _PERIOD,
         ColumnSpec("person_id", ("公民身份号码", "身份证号"), "person_id", True, label_zh="公民身份号码"),
         ColumnSpec("employer_uscc", ("单位统一社会信用代码", "参保单位信用代码", "统一社会信用代码"),
-                   "uscc", True, label_zh="单位统一社会信用代码"),
-        ColumnSpec("hukou_code", ("户籍地区划代码", "户籍地代码"), "hukou", True, label_zh="户籍地区划代码"),
-        _money("contribution_base", ("缴费基数",), "缴费基数"),
+                   "uscc", True, label_zh="单位统一社会信用代码", comment_zh="参保单位统一社会信用代码",
+                   comment_en="employer USCC"),
+        ColumnSpec("hukou_code", ("户籍地区划代码", "户籍地代码"), "hukou", True, label_zh="户籍地区划代码",
+                   comment_zh="户籍地区划代码（原值，6/9/12位）",
+                   comment_en="hukou division code as given, 6/9/12 digits"),
+        _money("contribution_base", ("缴费基数",), "缴费基数", "contribution base"),
+    ),
+    derived=(
+        # a clear person ID is never kept (contract section 4): its key stands for it
+        derived("person_key", "person_key", "人员假名键（身份证号的 HMAC-SHA256）",
+                "person key: HMAC-SHA256 of the person ID", replaces="person_id"),
+        _year_of_period(after="employer_uscc"),
+        derived("hukou_county_code", "county", "户籍所在县代码（6位）", "hukou county code, 6 digits",
+                after="hukou_code"),
     ),
 )
 
@@ -130,13 +267,17 @@ REGISTRY = SourceSpec(
     label_zh="市场主体登记",
     key=("uscc",),
     columns=(
-        ColumnSpec("uscc", _USCC_HEADERS, "uscc", True, label_zh="统一社会信用代码"),
-        ColumnSpec("name", ("名称", "企业名称", "市场主体名称"), "text", True, label_zh="名称"),
-        ColumnSpec("entity_type", ("市场主体类型",), "entity_type", True, label_zh="市场主体类型"),
-        ColumnSpec("town_code", _TOWN_HEADERS, "town", True, label_zh="乡镇代码"),
-        ColumnSpec("industry_code", _INDUSTRY_HEADERS, "industry", True, label_zh="行业代码"),
-        ColumnSpec("established", ("成立日期",), "date", True, label_zh="成立日期"),
-        ColumnSpec("deregistered", ("注销日期",), "date", label_zh="注销日期"),
+        _USCC,
+        ColumnSpec("name", ("名称", "企业名称", "市场主体名称"), "text", True, label_zh="名称",
+                   comment_zh="市场主体名称", comment_en="entity name"),
+        ColumnSpec("entity_type", ("市场主体类型",), "entity_type", True, label_zh="市场主体类型",
+                   comment_zh="市场主体类型：enterprise 企业 / individual 个体工商户 / cooperative 农民专业合作社",
+                   comment_en="entity type: enterprise / individual / cooperative"),
+        _TOWN,
+        _INDUSTRY,
+        ColumnSpec("established", ("成立日期",), "date", True, label_zh="成立日期",
+                   comment_en="date established"),
+        ColumnSpec("deregistered", ("注销日期",), "date", label_zh="注销日期", comment_en="date deregistered"),
     ),
 )
 
@@ -190,7 +331,7 @@ MARKET_TOTALS_REF = SourceSpec(
     columns=(
         ColumnSpec("specialty_town_id", ("specialty_town_id",), "text", True),
         ColumnSpec("year", ("year",), "year", True),
-        _money("provincial_output", ("provincial_output",), "全省产值", True),
+        _money("provincial_output", ("provincial_output",), "全省产值", "", required=True),
     ),
 )
 

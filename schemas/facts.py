@@ -1,8 +1,9 @@
 """Pandera schemas (polars backend) of the validated fact tables.
 
 They state what ingest guarantees downstream: the columns and dtypes, the key unique, the
-codes in their shape, the ranges of `schemas.columns`. Ingest splits rows with the same
-column declarations; these schemas check the result as a Dagster asset check.
+codes in their shape, the ranges, all generated from the source specs of `schemas.columns`.
+Ingest splits rows with the same column declarations; these schemas check the result as a
+Dagster asset check.
 """
 
 from __future__ import annotations
@@ -11,55 +12,47 @@ from functools import cache
 
 import polars as pl
 
+from pipelines.ingest.cells import ENTITY_TYPES, LEVELS
+from pipelines.ingest.sources import FACT_DTYPES
 from schemas.columns import SOURCES
 
-FACT_KEYS = {
-    "enterprise": ["year", "uscc"],
-    "tax": ["period", "uscc"],
-    "employment": ["period", "person_key", "employer_uscc"],
-    "registry": ["uscc"],
-}
-
+#: The shape of a code in a fact, by kind (a hukou code is kept as given: 6, 9 or 12 digits).
 _PATTERNS = {
     "uscc": r"^[0-9A-HJ-NPQRTUWXY]{18}$",
-    "employer_uscc": r"^[0-9A-HJ-NPQRTUWXY]{18}$",
-    "town_code": r"^\d{9}$",
-    "industry_code": r"^\d{4}$",
+    "town": r"^\d{9}$",
+    "industry": r"^\d{4}$",
     "period": r"^\d{4}-(0[1-9]|1[0-2])$",
     "person_key": r"^[0-9a-f]{64}$",
-    "hukou_county_code": r"^\d{6}$",
+    "county": r"^\d{6}$",
+}
+
+#: The values a column of these kinds may hold in a fact: what their parsers give.
+_VALUES = {
+    "level": list(dict.fromkeys(LEVELS.values())),
+    "entity_type": list(dict.fromkeys(ENTITY_TYPES.values())),
 }
 
 
 @cache
 def fact_schema(source: str):
-    """The pandera DataFrameSchema of one source's fact (pandera imported only here: slow)."""
+    """The pandera DataFrameSchema of one source's fact, from its spec (schemas.columns);
+    pandera imported only here: slow."""
     import pandera.polars as pa
 
-    from pipelines.ingest.sources import FACT_SCHEMAS
-
     spec = SOURCES[source]
-    declared = {c.name: c for c in spec.columns}
     columns: dict[str, pa.Column] = {}
-    for name, dtype in FACT_SCHEMAS[source].items():
+    for col in spec.fact_columns:
         checks = []
-        if name in _PATTERNS:
-            checks.append(pa.Check.str_matches(_PATTERNS[name]))
-        col = declared.get(name)
-        if col is not None and col.minimum is not None:
+        if col.kind in _PATTERNS:
+            checks.append(pa.Check.str_matches(_PATTERNS[col.kind]))
+        if col.minimum is not None:
             checks.append(pa.Check.ge(col.minimum))
-        if col is not None and col.maximum is not None:
+        if col.maximum is not None:
             checks.append(pa.Check.le(col.maximum))
-        nullable = not (col is not None and col.required) and name not in ("source_file_id", "source_row")
-        if name in ("above_scale", "high_tech", "specialized_sme", "little_giant", "tech_center_level",
-                    "person_key", "year", "hukou_county_code"):
-            nullable = False
-        if name == "tech_center_level":
-            checks.append(pa.Check.isin(["none", "municipal", "provincial", "national"]))
-        if name == "entity_type":
-            checks.append(pa.Check.isin(["enterprise", "individual", "cooperative"]))
-        columns[name] = pa.Column(dtype, checks=checks, nullable=nullable)
-    return pa.DataFrameSchema(columns, unique=FACT_KEYS[source], strict=True,
+        if col.kind in _VALUES:
+            checks.append(pa.Check.isin(_VALUES[col.kind]))
+        columns[col.name] = pa.Column(FACT_DTYPES[col.kind], checks=checks, nullable=not col.not_null)
+    return pa.DataFrameSchema(columns, unique=list(spec.fact_key), strict=True,
                               name=f"fact_{source}")
 
 
@@ -72,7 +65,7 @@ SCHEMA_CHECK_ROWS = 1_000_000
 
 def schema_failures(source: str, frame: pl.DataFrame) -> pl.DataFrame | None:
     """None when the frame conforms; else pandera's failure cases."""
-    key = FACT_KEYS[source]
+    key = list(SOURCES[source].fact_key)
     if frame.height > SCHEMA_CHECK_ROWS:
         duplicates = frame.height - frame.select(key).n_unique()
         if duplicates:

@@ -29,6 +29,16 @@ from dagster import (
 
 from pipelines.defs.executors import job_executor
 from pipelines.defs.resources import RawArea, Warehouse
+from pipelines.disclosure.suppression import publish_town_year
+from pipelines.evaluation.criteria import load_criteria_sets
+from pipelines.evaluation.scoring import evaluate
+from pipelines.indicators.specialty import specialty_town_year
+from pipelines.indicators.town import town_year
+from pipelines.ingest.inventory import scan_raw_area
+from pipelines.ingest.references import read_references
+from pipelines.reference import TOWNS_CSV
+from pipelines.warehouse.publish import replace_year
+from pipelines.warehouse.read import read_table
 
 yearly = TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", fmt="%Y", start="2000",
                                         timezone="Asia/Shanghai")
@@ -37,7 +47,6 @@ yearly = TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", fmt="%Y", sta
 @cache
 def county_codes() -> list[str]:
     """Every county-level code of the shipped reference (Shanxi: 117)."""
-    from pipelines.reference import TOWNS_CSV
 
     return pl.read_csv(TOWNS_CSV, infer_schema=False)["county_code"].unique().sort().to_list()
 
@@ -50,15 +59,6 @@ county_year = MultiPartitionsDefinition({
 
 def _recompute(url: str, raw_root, year: int, county: str | None = None) -> dict[str, int]:
     """Year `year`'s derived rows from the facts in the warehouse; one county's if given."""
-    from pipelines.disclosure.suppression import publish_town_year
-    from pipelines.evaluation.criteria import load_criteria_sets
-    from pipelines.evaluation.scoring import evaluate
-    from pipelines.indicators.specialty import specialty_town_year
-    from pipelines.indicators.town import town_year
-    from pipelines.ingest.inventory import scan_raw_area
-    from pipelines.ingest.references import read_references
-    from pipelines.warehouse.publish import replace_year
-    from pipelines.warehouse.read import read_table
 
     span = {"a": year - 1, "b": year}
     periods = {"a": f"{year - 1}-01", "b": f"{year}-12"}

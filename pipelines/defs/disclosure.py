@@ -15,12 +15,10 @@ from dagster import (
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
 from pipelines.defs.metadata import frame_preview
+from pipelines.disclosure.leaks import leaking_cells, suppressed_cells
 from pipelines.disclosure.suppression import publish_town_year
 
 PUB_KEY = AssetKey(["pub", "town_year"])
-MONEY = ["output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales", "tax_total"]
-DERIVED = {"output_value_yoy": ["output_value"], "revenue_yoy": ["revenue"], "tax_total_yoy": ["tax_total"],
-           "rd_intensity": ["rd_expenditure", "revenue"]}
 
 
 @asset(key=PUB_KEY, group_name="disclosure", kinds={"polars"},
@@ -32,16 +30,10 @@ DERIVED = {"output_value_yoy": ["output_value"], "revenue_yoy": ["revenue"], "ta
 def pub_town_year(context: AssetExecutionContext, ind: pl.DataFrame, enterprise: FrameBundle, tax: FrameBundle,
                   registry: FrameBundle, refs: FrameBundle):
     pub = publish_town_year(ind, enterprise["fact"], tax.scan("fact"), registry["fact"], refs["dim_town"])
-    cells = {c: int(pub["suppressed"].str.split(";").list.contains(c).sum()) for c in MONEY}
+    cells = suppressed_cells(pub)
     yield Output(pub, metadata={"dagster/row_count": pub.height, "suppressed_cells": sum(cells.values()),
                                 "suppressed_by_column": cells, "preview": frame_preview(pub)})
-    leaks = 0
-    listed = pub["suppressed"].str.split(";")
-    for c in MONEY:
-        leaks += pub.filter(listed.list.contains(c) & pl.col(c).is_not_null()).height
-    for d, bases in DERIVED.items():
-        leaks += pub.filter(pl.any_horizontal(listed.list.contains(b) for b in bases)
-                            & pl.col(d).is_not_null()).height
+    leaks = leaking_cells(pub)
     yield AssetCheckResult(check_name="no_suppressed_value_published", asset_key=PUB_KEY,
                            passed=leaks == 0, severity=AssetCheckSeverity.ERROR,
                            metadata={"leaking_cells": leaks})

@@ -1,7 +1,5 @@
 """Raw area -> validated facts: one asset per source, each with its blocking schema check."""
 
-import hashlib
-
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -17,13 +15,20 @@ from dagster import (
 from pipelines.defs.io import FrameBundle, StagedParquet
 from pipelines.defs.keys import ins
 from pipelines.defs.resources import RawArea
-from pipelines.ingest.file_records import file_record, rejected_records, spec_for
+from pipelines.ingest.fact_cache import fact_digest, keep_fact, partition_fingerprints
+from pipelines.ingest.fact_check import fact_schema_failures
+from pipelines.ingest.file_records import (
+    DQ_FILE_SCHEMA,
+    DQ_REJECTED_SCHEMA,
+    file_record,
+    rejected_records,
+    spec_for,
+)
 from pipelines.ingest.inventory import RawFile, scan_raw_area
 from pipelines.ingest.pseudonymise import pii_key
 from pipelines.ingest.references import read_references, reference_context
 from pipelines.ingest.sources import IngestCache, cache_fingerprint, ingest_source
 from schemas.columns import SOURCES
-from schemas.facts import SCHEMA_CHECK_ROWS
 
 
 @asset(key=["raw", "files"], group_name="raw", kinds={"python"},
@@ -59,20 +64,18 @@ def references(context: AssetExecutionContext, files: list[RawFile]) -> Output[d
     return Output(out, metadata={
         "towns": result.towns.height,
         "specialty_towns": result.specialty_towns.height,
-        "leading_enterprises": result.leading.height,
+        "leading_list_rows": result.leading.height,
         "market_totals": result.market_totals.height,
         "reference_files": MetadataValue.md(_files_md(dq_files)),
     })
 
 
 def _records_frame(records: list[dict]) -> pl.DataFrame:
-    from pipelines.ingest.file_records import DQ_FILE_SCHEMA
 
     return pl.DataFrame(records, schema=DQ_FILE_SCHEMA)
 
 
 def _concat_rejected(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    from pipelines.ingest.file_records import DQ_REJECTED_SCHEMA
 
     return pl.concat([pl.DataFrame(schema=DQ_REJECTED_SCHEMA), *parts])
 
@@ -111,34 +114,16 @@ def build_ingest_asset(source: str):
                     for o in result.outcomes]
         rejected = _concat_rejected([rejected_records(o.file, o.rejected, spec) for o in result.outcomes])
         by_rule = result.rejected_by_rule()
-        # what the fact was made from: the same files, read by the same rules, give the same rows
-        content = hashlib.sha256(fingerprint.encode())
-        for o in result.outcomes:
-            content.update(f"{o.file.file_id}:{o.status}\n".encode())
-        digest = content.hexdigest()
-        # the current fact is kept in the cache by its content: a night on which this source's
-        # files did not change stages it by a hard link and does not check it again
-        fact: pl.DataFrame | pl.LazyFrame | StagedParquet = result.current
-        kept = cache.fact_path(source, digest)
-        checked_before = False
-        if kept is not None:
-            reused = cache.fact_kept(kept)
-            if not reused:
-                cache.store_fact(kept, result.current)
-            checked_before = reused and kept.with_suffix(".checked").exists()
-            fact = StagedParquet(kept)
-            scan = pl.scan_parquet(kept)
-        else:
-            scan = result.current.lazy()
+        digest = fact_digest(fingerprint, result.outcomes)
+        kept = keep_fact(cache, source, digest, result.current)
+        fact: pl.DataFrame | pl.LazyFrame | StagedParquet = (
+            result.current if kept.path is None else StagedParquet(kept.path))
+        scan = kept.scan(result.current)
         rows = scan.select(pl.len()).collect().item()
         outputs = {"fact": fact, "dq_file": _records_frame(dq_files), "dq_rejected_row": rejected,
                    "fingerprint": pl.DataFrame({"fingerprint": [digest]})}
         if result.partitions is not None:
-            # one fingerprint per month or year: which files, in which order, under which rules
-            parts = result.partitions
-            outputs["partitions"] = parts.select("part").with_columns(fingerprint=pl.Series(
-                [hashlib.sha256(f"{fingerprint}|{files}".encode()).hexdigest() for files in parts["files"]],
-                dtype=pl.String))
+            outputs["partitions"] = partition_fingerprints(fingerprint, result.partitions)
         yield Output(
             outputs,
             metadata={
@@ -149,22 +134,18 @@ def build_ingest_asset(source: str):
                 "rows_rejected": sum(o.rows_read - o.rows_loaded for o in result.outcomes),
                 "rejected_by_rule": MetadataValue.json(by_rule),
                 "files_table": MetadataValue.md(_files_md(dq_files)),
-                "fact_reused": checked_before,
+                "fact_reused": kept.checked_before,
             },
         )
-        if checked_before:
+        if kept.checked_before:
             # the same content passed this check when it was first staged
             yield AssetCheckResult(check_name="fact_schema", asset_key=key, passed=True,
                                    severity=AssetCheckSeverity.ERROR,
                                    metadata={"failures": 0, "checked": "earlier, same content / 内容未变，沿用此前的检查"})
             return
-        step = rows // SCHEMA_CHECK_ROWS + 1
-        checked = scan.gather_every(step).collect() if step > 1 else scan.collect()
-        from schemas.facts import schema_failures  # imports pandera: only when checking
-
-        failures = schema_failures(source, checked)
-        if failures is None and kept is not None:
-            kept.with_suffix(".checked").touch()
+        failures = fact_schema_failures(source, scan, rows)
+        if failures is None:
+            kept.mark_checked()
         yield AssetCheckResult(
             check_name="fact_schema",
             asset_key=key,

@@ -31,10 +31,10 @@ class StagedParquet:
     path: Path
 
 
-Frame = pl.DataFrame | pl.LazyFrame | StagedParquet
+Stageable = pl.DataFrame | pl.LazyFrame | StagedParquet
 
 
-def _write(frame: Frame, path: Path) -> None:
+def _write(frame: Stageable, path: Path) -> None:
     """A LazyFrame streams to disk (bounded memory); a DataFrame is written as it is."""
     if isinstance(frame, StagedParquet):
         try:

@@ -1,9 +1,5 @@
 """Great Expectations before publication (blocking), and the reports people read after it."""
 
-import fcntl
-import tempfile
-from pathlib import Path
-
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -19,6 +15,10 @@ from dagster import (
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
 from pipelines.defs.resources import RawArea, Reports
+from pipelines.quality.staging import validate_staged
+from pipelines.reports.dashboard import write_dashboard
+from pipelines.reports.quality_report import write_quality_report
+from pipelines.reports.workbook import write_evaluation_workbook
 
 GX_KEY = AssetKey(["dq", "expectations"])
 
@@ -43,14 +43,6 @@ def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.DataFr
     return frames
 
 
-def _staging_file(cache_dir: str, tmp: str) -> Path:
-    """The SQLite copy the suite reads: in the cache (kept between runs) when there is one."""
-    if not cache_dir:
-        return Path(tmp) / "staging.sqlite"
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    return Path(cache_dir) / "gx-staging.sqlite"
-
-
 @asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
        ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
        check_specs=[AssetCheckSpec("critical_expectations", asset=GX_KEY, blocking=True,
@@ -61,36 +53,13 @@ def _staging_file(cache_dir: str, tmp: str) -> Path:
 def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: RawArea, refs: FrameBundle,
                     enterprise: FrameBundle, ind_town: pl.DataFrame, ind_specialty: pl.DataFrame,
                     evaluation: FrameBundle, pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame):
-    from pipelines.warehouse.publish import publish
-
     if not reports.expectations:
         yield Output({"skipped": True}, metadata={"status": "skipped (TOWNSTAT_GX=off)"})
         yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY, passed=True,
                                metadata={"status": "skipped"})
         return
-    from pipelines.quality.expectations import validate_warehouse
-
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
-    docs = reports.root / "data_docs"
-    with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
-        staging = _staging_file(raw_area.cache_dir, tmp)
-        url = f"sqlite:///{staging}"
-        with open(staging.with_suffix(".lock"), "w") as lock:
-            # one run at a time fills and reads the kept copy (refresh runs are queued one at a
-            # time anyway; a backfill or a hand-started run must not validate another run's rows)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                # kept in the cache between runs: like the warehouse, only what changed is rewritten
-                publish(url, frames, fingerprints={})
-                result = validate_warehouse(url, docs)
-                if result.critical_failed:  # on a kept copy: not believed before a clean rebuild
-                    raise RuntimeError("critical failures on the kept staging copy")
-            except Exception as exc:  # a damaged staging copy is a cache, not data: built again
-                context.log.warning(f"GX 暂存库已重建 / GX staging copy rebuilt ({exc.__class__.__name__})")
-                for leftover in staging.parent.glob(f"{staging.name}*"):
-                    leftover.unlink(missing_ok=True)
-                publish(url, frames)
-                result = validate_warehouse(url, docs)
+    result = validate_staged(frames, raw_area.cache_dir, reports.root / "data_docs", warn=context.log.warning)
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),
@@ -111,9 +80,6 @@ def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: Frame
                    enterprise: FrameBundle, ind_town: pl.DataFrame, ind_specialty: pl.DataFrame,
                    evaluation: FrameBundle, pub: pl.DataFrame, dq: FrameBundle,
                    flags: pl.DataFrame) -> Output[dict]:
-    from pipelines.reports.dashboard import write_dashboard
-    from pipelines.reports.quality_report import write_quality_report
-    from pipelines.reports.workbook import write_evaluation_workbook
 
     # the frames just published (the same rows `townstat report` reads back from the warehouse)
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.disclosure.params import DisclosureParams, load_disclosure_params
-from pipelines.indicators.attribution import _lazy, yearly_taxes
-from pipelines.indicators.catalogue import money_columns
+from pipelines.indicators.attribution import yearly_taxes
+from pipelines.indicators.catalogue import derived_from_money, indicators, money_columns
+from pipelines.lazy import Frame, lazy
 
-Frame = pl.DataFrame | pl.LazyFrame
-MONEY = money_columns("ind_town_year")  # output_value, revenue, rd_expenditure, export_value, ecommerce_sales, tax_total
-_ENTERPRISE_MONEY = [c for c in MONEY if c != "tax_total"]
+TABLE = "ind_town_year"
+MONEY = money_columns(TABLE)
 #: derived column -> the money columns it is computed from, and whether Y-1 counts too
-DERIVED = {
-    "output_value_yoy": (["output_value"], True),
-    "revenue_yoy": (["revenue"], True),
-    "tax_total_yoy": (["tax_total"], True),
-    "rd_intensity": (["rd_expenditure", "revenue"], False),
-}
+DERIVED = derived_from_money(TABLE)
+
+
+def _money_from(source: str) -> dict[str, str]:
+    """Money indicators whose contributors are rows of ``source``: indicator -> fact column."""
+    return {i.name: i.recipe.column for i in indicators(TABLE)
+            if i.kind == "money" and i.recipe is not None and i.recipe.source == source}
 
 
 def _fen(value: pl.Expr) -> pl.Expr:
@@ -28,23 +29,26 @@ def contributions(enterprise: Frame, tax: Frame, registry: Frame, years: list[in
     """(town_code, year, column, fen): one row per contributor to a money cell.
 
     Enterprise money columns: the enterprise rows of the town (null values contribute
-    nothing). tax_total: the taxpayers counted in the town, each with its yearly total.
+    nothing). Money from the tax fact: the taxpayers counted in the town, each with its yearly
+    total.
     """
-    ent = _lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
+    ent = lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
     year_s = pl.Series(years, dtype=pl.Int32)
+    from_enterprise = _money_from("enterprise")
     from_reports = (
         ent.filter(pl.col("year").is_in(year_s.implode()))
-        .select("town_code", "year", *_ENTERPRISE_MONEY)
-        .unpivot(index=["town_code", "year"], on=_ENTERPRISE_MONEY, variable_name="column", value_name="value")
+        .select("town_code", "year", *[pl.col(c).alias(name) for name, c in from_enterprise.items()])
+        .unpivot(index=["town_code", "year"], on=list(from_enterprise), variable_name="column", value_name="value")
         .filter(pl.col("value").is_not_null())
         .select("town_code", "year", "column", _fen(pl.col("value")).alias("fen"))
     )
-    from_tax = (
+    taxpayers = (
         yearly_taxes(tax, ent, registry, years)
         .filter(pl.col("town_code").is_not_null())
-        .select("town_code", "year", pl.lit("tax_total").alias("column"), _fen(pl.col("total")).alias("fen"))
     )
-    return pl.concat([from_reports, from_tax])
+    from_tax = [taxpayers.select("town_code", "year", pl.lit(name).alias("column"), _fen(pl.col("total")).alias("fen"))
+                for name in _money_from("tax")]
+    return pl.concat([from_reports, *from_tax])
 
 
 def suppress_cells(cells: pl.LazyFrame, params: DisclosureParams) -> pl.LazyFrame:
@@ -90,10 +94,10 @@ def publish_town_year(
     columns nulled in the row in contract order, ';'-separated ('' when none). Count columns
     are published as they are."""
     params = params or load_disclosure_params()
-    ind = _lazy(ind_town_year)
+    ind = lazy(ind_town_year)
     years = ind.select(pl.col("year").cast(pl.Int32).unique()).collect()["year"].to_list()
     span = sorted(set(years) | {y - 1 for y in years})
-    county_of = _lazy(towns).select("town_code", pl.col("county_code").alias("_county"))
+    county_of = lazy(towns).select("town_code", pl.col("county_code").alias("_county"))
     n = params.dominance_contributors
     cells = (
         contributions(enterprise, tax, registry, span)

@@ -8,30 +8,19 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.evaluation.criteria import CriteriaSet, Criterion, load_criteria_set
+from pipelines.evaluation.layout import WIDE_CRITERIA, WIDE_VALUE_COLUMNS
+from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
 
-S = "specialty_town_id"
 RATIO_CAP = 1.5
 
 CRITERION_COLUMNS = [
     "criteria_set", S, "year", "criterion", "category", "indicator", "comparison",
     "value", "threshold", "ratio", "weight", "met",
 ]
-#: the wide view's leading columns (contract section 6), in order
-WIDE_COLUMNS = [
-    "criteria_set", S, "year", "category",
-    "leading_enterprises", "supporting_enterprises", "concentration_met",
-    "output_value", "scale_threshold", "scale_met",
-    "market_share", "market_threshold", "market_met",
-    "employees", "employment_threshold", "employment_met",
-    "all_met", "score", "rank",
-]
-_WIDE_CRITERIA = {  # criterion -> (threshold column or None, met column)
-    "concentration": (None, "concentration_met"),
-    "scale": ("scale_threshold", "scale_met"),
-    "market": ("market_threshold", "market_met"),
-    "employment": ("employment_threshold", "employment_met"),
-}
-_WIDE_VALUES = ["leading_enterprises", "supporting_enterprises", "output_value", "market_share", "employees"]
+#: the wide view's columns (contract section 6), in order
+WIDE_COLUMNS = ["criteria_set", S, "year", "category", *WIDE_VALUE_COLUMNS, "all_met", "score", "rank"]
+_WIDE_CRITERIA = {w.criterion: (w.threshold, w.met) for w in WIDE_CRITERIA}
+_WIDE_VALUES = [c for w in WIDE_CRITERIA for c in w.reads]
 
 
 def _by_category(values: dict[str, float]) -> pl.Expr:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.evaluation.criteria import CriteriaFileError, CriteriaSet, load_criteria_sets
+from pipelines.evaluation.layout import wide
+from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
 from pipelines.lineage.display import boxed, display_width, table
-from pipelines.warehouse.publish import read_table
+from pipelines.warehouse.read import read_table
 
-S = "specialty_town_id"
 YES, NO, NONE = "✓", "✗", "-"
 CATEGORY_ZH = {
     "manufacturing": "制造业",
@@ -45,7 +46,7 @@ COLUMN_ORDER = [
     "市场占有率", "占有率门槛", "从业人员", "就业门槛", "得分", "排名", "全部达标",
 ]
 #: threshold columns shown only when they differ between rows (else the footer states them)
-_CONSTANT = {"占有率门槛": "market_threshold", "就业门槛": "employment_threshold"}
+_CONSTANT = {"占有率门槛": wide("market").threshold, "就业门槛": wide("employment").threshold}
 YI = 100_000_000.0  # 1 亿元 in yuan
 
 
@@ -82,25 +83,28 @@ def _yuan_yi(value: float | None) -> str:
     return _num(None if value is None else value / YI, ",.2f")
 
 
+_CONC, _SCALE, _MARKET, _EMPLOYMENT = (wide(c) for c in ("concentration", "scale", "market", "employment"))
+
+
 def _row(r: dict, names: dict[str, str], national: dict[str, bool]) -> list[str]:
-    share = r["market_share"]
+    share = r[_MARKET.reads[0]]
     share_text = NONE if share is None else f"{share * 100:.1f}%"
-    if national.get(r[S]) and r["market_met"]:
+    if national.get(r[S]) and r[_MARKET.met]:
         share_text += "*"
-    threshold = r["market_threshold"]
+    threshold = r[_MARKET.threshold]
+    employment_threshold = r[_EMPLOYMENT.threshold]
     return [
         str(r["rank"]),
         names.get(r[S], r[S]),
         CATEGORY_ZH.get(r["category"], r["category"]),
-        _num(r["leading_enterprises"], "d"),
-        _num(r["supporting_enterprises"], "d"),
-        _mark(r["concentration_met"]),
-        _with_mark(_yuan_yi(r["output_value"]), r["scale_met"]),
-        _yuan_yi(r["scale_threshold"]),
-        _with_mark(share_text, r["market_met"]),
+        *[_num(r[c], "d") for c in _CONC.reads],
+        _mark(r[_CONC.met]),
+        _with_mark(_yuan_yi(r[_SCALE.reads[0]]), r[_SCALE.met]),
+        _yuan_yi(r[_SCALE.threshold]),
+        _with_mark(share_text, r[_MARKET.met]),
         NONE if threshold is None else f"{threshold * 100:.0f}%",
-        _with_mark(_num(r["employees"], ",d"), r["employment_met"]),
-        _num(None if r["employment_threshold"] is None else round(r["employment_threshold"]), ",d"),
+        _with_mark(_num(r[_EMPLOYMENT.reads[0]], ",d"), r[_EMPLOYMENT.met]),
+        _num(None if employment_threshold is None else round(employment_threshold), ",d"),
         f"{r['score']:.2f}",
         _mark(r["all_met"]),
     ]
@@ -138,9 +142,8 @@ def _footer(
     if "concentration" in present:
         rule = "集聚度：至少有龙头企业和关联配套企业各达门槛"
         c = next((c for c in spec.criteria if c.name == "concentration"), None) if spec else None
-        if c is not None and set(c.reads) == {"leading_enterprises", "supporting_enterprises"}:
-            lead = c.thresholds["leading_enterprises"]["manufacturing"]
-            supp = c.thresholds["supporting_enterprises"]["manufacturing"]
+        if c is not None and set(c.reads) == set(_CONC.reads):
+            lead, supp = (c.thresholds[name]["manufacturing"] for name in _CONC.reads)
             rule = (f"集聚度：龙头企业 >= {lead:g} 家且关联配套企业 >= {supp:g} 家"
                     f"（值 = min(龙头/{lead:g}, 配套/{supp:g})，门槛 1）")
         notes.append(rule + "。")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-
-def _lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+from pipelines.lazy import lazy
 
 
 def attach_unit_town(
@@ -24,12 +22,12 @@ def attach_unit_town(
     Enterprise rows are unique on (year, uscc) and the register on uscc, so the left joins
     never multiply rows.
     """
-    reported = _lazy(enterprise).select(
+    reported = lazy(enterprise).select(
         pl.col("year").cast(pl.Int32),
         pl.col("uscc").alias(uscc_column),
         pl.col("town_code").alias("_report_town"),
     )
-    registered = _lazy(registry).select(
+    registered = lazy(registry).select(
         pl.col("uscc").alias(uscc_column), pl.col("town_code").alias("_register_town")
     )
     return (
@@ -53,7 +51,7 @@ def yearly_taxes(
     rounded to the fen; ``town_code`` is null for a taxpayer in no report and not registered.
     """
     per_taxpayer = (
-        _lazy(tax)
+        lazy(tax)
         .filter(pl.col("year").is_in(pl.Series(years, dtype=pl.Int32).implode()))
         .group_by(pl.col("year").cast(pl.Int32), "uscc")
         .agg(pl.col("total_tax").sum().round(2).alias("total"))

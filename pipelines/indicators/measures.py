@@ -16,9 +16,10 @@ def money_sum(column: str) -> pl.Expr:
     return pl.col(column).sum().round(2).alias(column)
 
 
-def count_true(column: str, alias: str) -> pl.Expr:
+def count_true(column: str, alias: str | None = None) -> pl.Expr:
     """Number of rows where a boolean column is true."""
-    return pl.col(column).fill_null(False).sum().cast(pl.Int64).alias(alias)
+    expr = pl.col(column).fill_null(False).sum().cast(pl.Int64)
+    return expr if alias is None else expr.alias(alias)
 
 
 def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:

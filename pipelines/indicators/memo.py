@@ -20,7 +20,7 @@ import polars as pl
 from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parquet
 
 #: The modules whose code decides what a memoised part contains.
-CODE = ("indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
+CODE = ("indicators/catalogue.py", "indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
         "indicators/measures.py", "indicators/memo.py", "quality/flags.py")
 
 

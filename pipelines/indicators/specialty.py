@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.indicators.attribution import _lazy
-from pipelines.indicators.catalogue import (
-    SPECIALTY_TOWN_YEAR,
-    SPECIALTY_TOWN_YEAR_EXTRA,
-    SPECIALTY_TOWN_YEAR_KEY,
-)
-from pipelines.indicators.measures import (
-    alive_counts,
-    count_true,
-    money_sum,
-    previous_year,
-    ratio,
-    yoy,
-)
+from pipelines.indicators.catalogue import EXTRA_COLUMNS, KEYS, indicators
+from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
+from pipelines.indicators.measures import alive_counts
 from pipelines.indicators.memo import NO_MEMO, Memo
 from pipelines.indicators.town import (
     _with_previous_above_scale,
     december_enrolments,
+    enterprise_aggregates,
+    finish_indicators,
     indicator_years,
+    row_aggregates,
 )
+from pipelines.lazy import Frame, lazy
 
-Frame = pl.DataFrame | pl.LazyFrame
-S = "specialty_town_id"
+TABLE = "ind_specialty_town_year"
 
 
 def _codes(column: str) -> pl.Expr:
@@ -41,7 +33,7 @@ def _codes(column: str) -> pl.Expr:
 
 def specialty_industries(specialty_towns: Frame) -> pl.LazyFrame:
     """(specialty_town_id, industry_code, is_core): S's core and supporting codes."""
-    st = _lazy(specialty_towns).select(
+    st = lazy(specialty_towns).select(
         pl.col("id").alias(S),
         _codes("core_industry_codes").alias("_core"),
         _codes("supporting_industry_codes").alias("_supp"),
@@ -63,7 +55,7 @@ def in_area(rows: pl.LazyFrame, specialty_towns: Frame) -> pl.LazyFrame:
 
     The area is S's host towns, or every town of S's county when host_town_codes is empty.
     """
-    st = _lazy(specialty_towns).select(
+    st = lazy(specialty_towns).select(
         pl.col("id").alias(S),
         pl.col("county_code").alias("_s_county"),
         _codes("host_town_codes").alias("_hosts"),
@@ -105,13 +97,13 @@ def specialty_town_year(
     register facts and `specialty_towns`.
     """
     del towns
-    ent = _lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
+    ent = lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
     years = indicator_years(ent)
     span = sorted(set(years) | {y - 1 for y in years})
     span_s = pl.Series(span, dtype=pl.Int32)
     industries = specialty_industries(specialty_towns)
-    st_county = _lazy(specialty_towns).select(
-        pl.col("id").alias(S), pl.col("county_code").alias("_s_county")
+    st_county = lazy(specialty_towns).select(
+        pl.col("id").alias(S), pl.col("county_code").alias("_county")
     )
 
     members = in_area(
@@ -120,7 +112,7 @@ def specialty_town_year(
     listed = (
         members.select(S, "year", "uscc")
         .join(
-            _lazy(leading).select(
+            lazy(leading).select(
                 pl.col("specialty_town_id").alias(S),
                 "uscc",
                 pl.col("from_year").cast(pl.Int32),
@@ -140,34 +132,20 @@ def specialty_town_year(
     members = members.join(listed, on=[S, "year", "uscc"], how="left").with_columns(
         pl.col("_leading").fill_null(False)
     )
-    by_members = members.group_by(S, "year").agg(
-        pl.len().cast(pl.Int64).alias("member_enterprises"),
-        count_true("_leading", "leading_enterprises"),
-        money_sum("output_value"),
-        pl.col("output_value").filter(pl.col("is_core")).sum().round(2).alias("core_output_value"),
-        pl.col("employees").sum().cast(pl.Int64).alias("employees"),
-        count_true("above_scale", "above_scale_enterprises"),
-        count_true("_newly", "newly_above_scale"),
-        money_sum("rd_expenditure"),
-        money_sum("revenue"),
-        count_true("high_tech", "high_tech_enterprises"),
-        count_true("specialized_sme", "specialized_sme_enterprises"),
-        money_sum("ecommerce_sales"),
-        money_sum("export_value"),
-    )
+    by_members = members.group_by(S, "year").agg(enterprise_aggregates(TABLE))
     member_keys = members.filter(pl.col("year").is_in(pl.Series(years, dtype=pl.Int32).implode())).select(
         S, "year", "uscc"
     )
     taxes = (
-        _lazy(tax)
+        lazy(tax)
         .filter(pl.col("year").cast(pl.Int32).is_in(pl.Series(years, dtype=pl.Int32).implode()))
         .group_by(pl.col("year").cast(pl.Int32), "uscc")
-        .agg(pl.col("total_tax").sum().round(2).alias("_tax"))
+        .agg(pl.col("total_tax").sum().round(2).alias("total"))
     )
     by_tax = (
         member_keys.join(taxes, on=["year", "uscc"], how="inner")
         .group_by(S, "year")
-        .agg(pl.col("_tax").sum().round(2).alias("tax_total"))
+        .agg(row_aggregates(TABLE, "tax"))
     )
     insured = (
         december_enrolments(employment, years)
@@ -176,24 +154,17 @@ def specialty_town_year(
         )
         .join(st_county, on=S, how="left")
         .group_by(S, "year")
-        .agg(
-            pl.col("person_key").n_unique().cast(pl.Int64).alias("insured_persons"),
-            pl.col("person_key")
-            .filter(pl.col("hukou_county_code") == pl.col("_s_county"))
-            .n_unique()
-            .cast(pl.Int64)
-            .alias("local_insured_persons"),
-        )
+        .agg(row_aggregates(TABLE, "enrolment"))
     )
     insured = memo("specialty_insured", insured)
     entities = in_area(
-        _lazy(registry).select("uscc", "town_code", "industry_code", "established", "deregistered"),
+        lazy(registry).select("uscc", "town_code", "industry_code", "established", "deregistered"),
         specialty_towns,
     ).join(industries, on=[S, "industry_code"], how="inner")
     alive = alive_counts(entities, [S], span)
 
     grid = (
-        _lazy(specialty_towns)
+        lazy(specialty_towns)
         .select(pl.col("id").alias(S))
         .unique()
         .join(pl.LazyFrame({"year": span_s}), how="cross")
@@ -201,43 +172,21 @@ def specialty_town_year(
     base = grid
     for part in (by_members, by_tax, insured, alive):
         base = base.join(part, on=[S, "year"], how="left")
-    fill = [
-        i.name
-        for i in SPECIALTY_TOWN_YEAR
-        if i.kind in ("count", "money") and i.name != "supporting_enterprises"
-    ]
-    base = base.with_columns(
-        *[pl.col(c).fill_null(0) for c in fill],
-        pl.col("rd_expenditure").fill_null(0.0),
-        pl.col("revenue").fill_null(0.0),
-    )
-    totals = _lazy(market_totals).select(
+    totals = lazy(market_totals).select(
         pl.col("specialty_town_id").alias(S),
         pl.col("year").cast(pl.Int32),
         pl.col("provincial_output").cast(pl.Float64),
     )
-    base = previous_year(base, [S], ["output_value", "market_entities"]).join(
-        totals, on=[S, "year"], how="left"
-    )
+    base = finish_indicators(base.join(totals, on=[S, "year"], how="left"), TABLE, [S])
     result = (
-        base.with_columns(
-            (pl.col("member_enterprises") - pl.col("leading_enterprises")).alias(
-                "supporting_enterprises"
-            ),
-            yoy(pl.col("output_value"), pl.col("output_value_prev")).alias("output_value_yoy"),
-            yoy(pl.col("market_entities"), pl.col("market_entities_prev")).alias(
-                "market_entities_yoy"
-            ),
-            ratio(pl.col("core_output_value"), pl.col("provincial_output")).alias("market_share"),
-            ratio(pl.col("rd_expenditure"), pl.col("revenue")).alias("rd_intensity"),
-        )
+        base
         .filter(pl.col("year").is_in(pl.Series(years, dtype=pl.Int32).implode()))
         .select(
             pl.col(S).cast(pl.String),
             pl.col("year").cast(pl.Int32),
-            *[pl.col(i.name).cast(i.dtype) for i in SPECIALTY_TOWN_YEAR],
-            *[pl.col(c).cast(pl.Float64) for c in SPECIALTY_TOWN_YEAR_EXTRA],
+            *[pl.col(i.name).cast(i.dtype) for i in indicators(TABLE)],
+            *[pl.col(c).cast(pl.Float64) for c in EXTRA_COLUMNS[TABLE]],
         )
-        .sort(list(SPECIALTY_TOWN_YEAR_KEY))
+        .sort(list(KEYS[TABLE]))
     )
     return result.collect()

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.indicators.attribution import _lazy, attach_unit_town, yearly_taxes
-from pipelines.indicators.catalogue import TOWN_YEAR, TOWN_YEAR_EXTRA, TOWN_YEAR_KEY
-from pipelines.indicators.measures import (
-    alive_counts,
-    count_true,
-    money_sum,
-    previous_year,
-    ratio,
-    yoy,
-)
+from pipelines.indicators.attribution import attach_unit_town, yearly_taxes
+from pipelines.indicators.catalogue import EXTRA_COLUMNS, KEYS, indicators, yoy_bases
+from pipelines.indicators.measures import alive_counts, money_sum, previous_year, ratio, yoy
 from pipelines.indicators.memo import NO_MEMO, Memo
+from pipelines.lazy import Frame, lazy
 
-Frame = pl.DataFrame | pl.LazyFrame
-
-_ENTERPRISE_MONEY = ["output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales"]
+TABLE = "ind_town_year"
 
 
 def indicator_years(enterprise: Frame) -> list[int]:
     """The years of the indicator tables: the years that have enterprise reports."""
-    years = _lazy(enterprise).select(pl.col("year").cast(pl.Int32).unique()).collect()
+    years = lazy(enterprise).select(pl.col("year").cast(pl.Int32).unique()).collect()
     return sorted(years["year"].to_list())
 
 
@@ -41,23 +33,38 @@ def _with_previous_above_scale(enterprise: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def enterprise_measures() -> list[pl.Expr]:
-    """Aggregations over enterprise rows shared by the town and specialty tables."""
-    return [
-        pl.len().cast(pl.Int64).alias("_rows"),
-        count_true("above_scale", "above_scale_enterprises"),
-        count_true("_newly", "newly_above_scale"),
-        *[money_sum(c) for c in _ENTERPRISE_MONEY],
-        pl.col("employees").sum().cast(pl.Int64).alias("employees"),
-        pl.col("patents_granted").sum().cast(pl.Int64).alias("patents_granted"),
-        count_true("high_tech", "high_tech_enterprises"),
-        count_true("specialized_sme", "specialized_sme_enterprises"),
-        count_true("little_giant", "little_giant_enterprises"),
-        (pl.col("tech_center_level").fill_null("none") != "none")
-        .sum()
-        .cast(pl.Int64)
-        .alias("tech_center_enterprises"),
-    ]
+def enterprise_aggregates(table: str) -> list[pl.Expr]:
+    """The aggregations over a unit's enterprise rows that ``table`` declares, and the money
+    sums its ratios read that are not columns of their own (a specialty town's revenue)."""
+    inds = indicators(table)
+    names = {i.name for i in inds}
+    extra = EXTRA_COLUMNS[table]
+    hidden = sorted({c for i in inds if i.kind == "ratio" for c in i.inputs} - names - set(extra))
+    return [*row_aggregates(table, "enterprise"), *[money_sum(c) for c in hidden]]
+
+
+def row_aggregates(table: str, over: str) -> list[pl.Expr]:
+    """The aggregations ``table`` declares over a unit's rows of one kind (`Indicator.over`)."""
+    return [i.aggregate.alias(i.name) for i in indicators(table) if i.aggregate is not None and i.over == over]
+
+
+def finish_indicators(base: pl.LazyFrame, table: str, key: list[str]) -> pl.LazyFrame:
+    """Counts and sums of no rows are 0; then the declared derived columns, yoy (against the
+    same unit's value of Y-1 in ``base``) and ratios."""
+    inds = indicators(table)
+    fill = [i.name for i in inds if i.kind in ("count", "money") and i.derived is None]
+    base = base.with_columns(pl.col(c).fill_null(0) for c in fill)
+    hidden = [c for c in {c for i in inds if i.kind == "ratio" for c in i.inputs}
+              if c not in {i.name for i in inds} and c not in EXTRA_COLUMNS[table]]
+    base = base.with_columns(pl.col(c).fill_null(0.0) for c in hidden)
+    base = previous_year(base, key, yoy_bases(table))
+    derived = [i.derived.alias(i.name) for i in inds if i.derived is not None]
+    if derived:
+        base = base.with_columns(derived)
+    return base.with_columns(
+        *[yoy(pl.col(i.inputs[0]), pl.col(f"{i.inputs[0]}_prev")).alias(i.name) for i in inds if i.kind == "yoy"],
+        *[ratio(pl.col(i.inputs[0]), pl.col(i.inputs[1])).alias(i.name) for i in inds if i.kind == "ratio"],
+    )
 
 
 def december_enrolments(employment: Frame, years: list[int]) -> pl.LazyFrame:
@@ -67,7 +74,7 @@ def december_enrolments(employment: Frame, years: list[int]) -> pl.LazyFrame:
     """
     periods = pl.Series([f"{y}-12" for y in years], dtype=pl.String)
     return (
-        _lazy(employment)
+        lazy(employment)
         .filter(pl.col("period").is_in(periods.implode()))
         .select(
             pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"),
@@ -92,25 +99,21 @@ def town_year(
     enrolment (at an employer whose town in Y is T) in Y, or a register entity alive at
     Y-12-31. yoy columns compare with the same indicator computed from the facts of Y-1.
     """
-    ent = _lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
-    reg = _lazy(registry)
+    ent = lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
+    reg = lazy(registry)
     years = indicator_years(ent)
     span = sorted(set(years) | {y - 1 for y in years})
     span_s = pl.Series(span, dtype=pl.Int32)
     years_s = pl.Series(years, dtype=pl.Int32)
-    county_of = _lazy(towns).select("town_code", pl.col("county_code").alias("_county"))
+    county_of = lazy(towns).select("town_code", pl.col("county_code").alias("_county"))
 
     ent_rows = _with_previous_above_scale(ent).filter(pl.col("year").is_in(span_s.implode()))
-    by_enterprise = (
-        ent_rows.group_by("town_code", "year")
-        .agg(enterprise_measures())
-        .rename({"_rows": "enterprises"})
-    )
+    by_enterprise = ent_rows.group_by("town_code", "year").agg(enterprise_aggregates(TABLE))
     by_tax = (
         yearly_taxes(tax, ent, reg, span)
         .filter(pl.col("town_code").is_not_null())
         .group_by("town_code", "year")
-        .agg(pl.col("total").sum().round(2).alias("tax_total"))
+        .agg(row_aggregates(TABLE, "tax"))
     )
     insured = (
         attach_unit_town(december_enrolments(employment, years), ent, reg, "employer_uscc")
@@ -118,19 +121,12 @@ def town_year(
         .join(county_of, on="town_code", how="left")
         .with_columns(pl.coalesce("_county", pl.col("town_code").str.slice(0, 6)).alias("_county"))
         .group_by("town_code", "year")
-        .agg(
-            pl.col("person_key").n_unique().cast(pl.Int64).alias("insured_persons"),
-            pl.col("person_key")
-            .filter(pl.col("hukou_county_code") == pl.col("_county"))
-            .n_unique()
-            .cast(pl.Int64)
-            .alias("local_insured_persons"),
-        )
+        .agg(row_aggregates(TABLE, "enrolment"))
     )
     insured = memo("town_insured", insured)
     enrolled_towns = (
         attach_unit_town(
-            _lazy(employment)
+            lazy(employment)
             .filter(pl.col("year").cast(pl.Int32).is_in(years_s.implode()))
             .select(pl.col("year").cast(pl.Int32), "employer_uscc")
             .unique(),
@@ -158,20 +154,7 @@ def town_year(
     base = keys
     for part in parts:
         base = base.join(part, on=["town_code", "year"], how="left")
-    fill = {
-        i.name: (0 if i.kind == "count" else 0.0) for i in TOWN_YEAR if i.kind in ("count", "money")
-    }
-    base = base.with_columns([pl.col(c).fill_null(v) for c, v in fill.items()])
-    base = previous_year(
-        base, ["town_code"], ["output_value", "revenue", "tax_total", "market_entities"]
-    )
-    base = base.with_columns(
-        yoy(pl.col("output_value"), pl.col("output_value_prev")).alias("output_value_yoy"),
-        yoy(pl.col("revenue"), pl.col("revenue_prev")).alias("revenue_yoy"),
-        yoy(pl.col("tax_total"), pl.col("tax_total_prev")).alias("tax_total_yoy"),
-        yoy(pl.col("market_entities"), pl.col("market_entities_prev")).alias("market_entities_yoy"),
-        ratio(pl.col("rd_expenditure"), pl.col("revenue")).alias("rd_intensity"),
-    )
+    base = finish_indicators(base, TABLE, ["town_code"])
 
     present = (
         pl.concat(
@@ -195,9 +178,9 @@ def town_year(
         .select(
             pl.col("town_code").cast(pl.String),
             pl.col("year").cast(pl.Int32),
-            *[pl.col(c).cast(pl.String) for c in TOWN_YEAR_EXTRA],
-            *[pl.col(i.name).cast(i.dtype) for i in TOWN_YEAR],
+            *[pl.col(c).cast(pl.String) for c in EXTRA_COLUMNS[TABLE]],
+            *[pl.col(i.name).cast(i.dtype) for i in indicators(TABLE)],
         )
-        .sort(list(TOWN_YEAR_KEY))
+        .sort(list(KEYS[TABLE]))
     )
     return result.collect()

@@ -91,15 +91,3 @@ def reads_as_person_id(col: pl.Expr) -> pl.Expr:
     plausible = (col.str.contains(r"^[1-8][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])")
                  .fill_null(False))
     return plausible & birth.str.to_date("%Y%m%d", strict=False).is_not_null() & person_id_is_valid(col)
-
-
-def uscc_check_character(first17: str) -> str:
-    """The check character for 17 characters (used by tests and the demo data)."""
-    total = sum(USCC_VALUES[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
-    return USCC_CHARSET[(31 - total % 31) % 31]
-
-
-def person_id_check_digit(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, PERSON_WEIGHTS, strict=True))
-    v = (12 - total % 11) % 11
-    return "X" if v == 10 else str(v)

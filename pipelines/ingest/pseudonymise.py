@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import threading
 
 import polars as pl
+
+from pipelines import settings
 
 DEMO_PII_KEY = "townstat-demo-key-NOT-FOR-PRODUCTION"
 #: contract section 4: production refuses a key shorter than this many UTF-8 bytes
@@ -44,8 +45,8 @@ def pii_key() -> bytes:
     32 bytes. Elsewhere the demo key is allowed, with a warning (Chinese and English) logged
     once per process: `townstat refresh` prints it, Dagster keeps it in the run's captured logs.
     """
-    key = os.environ.get("TOWNSTAT_PII_KEY", "")
-    production = os.environ.get("TOWNSTAT_ENV", "").lower() == "production"
+    key = settings.pii_key()
+    production = settings.production()
     if production and (not key or key == DEMO_PII_KEY):
         raise UnsafePIIKey(
             "生产环境必须设置自己的 TOWNSTAT_PII_KEY（不能使用演示密钥），至少 32 字节，例如用 "
@@ -95,8 +96,3 @@ class PersonKeyer:
             ids.to_frame("__id").join(self._known, on="__id", how="left", maintain_order="left")["__key"]
             .alias("person_key")
         )
-
-
-def person_keys(ids: pl.Series, key: bytes) -> pl.Series:
-    """HMAC of each normalised ID, computed once per distinct value."""
-    return PersonKeyer(key)(ids)

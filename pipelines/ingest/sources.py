@@ -21,8 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines import settings
 from pipelines.echo import mask_ids
-from pipelines.ingest.cells import ParseContext
+from pipelines.ingest.cells import VALUE_DTYPES, ParseContext
 from pipelines.ingest.inventory import RawFile
 from pipelines.ingest.limits import REJECTED_ROWS_PER_RULE, cap_rejected
 from pipelines.ingest.pseudonymise import PersonKeyer, key_fingerprint
@@ -242,7 +243,7 @@ def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, keyer: Person
 
 def ingest_workers() -> int:
     """Processes that validate files side by side (TOWNSTAT_INGEST_WORKERS; default: cores)."""
-    return max(1, int(os.environ.get("TOWNSTAT_INGEST_WORKERS", os.cpu_count() or 1)))
+    return settings.ingest_workers()
 
 
 def _validate_in_worker(f: RawFile, source: str, ctx: ParseContext, key: bytes,
@@ -332,9 +333,9 @@ def ingest_source(source: str, files: list[RawFile], ctx: ParseContext, key: byt
         partition = PARTITION_COLUMN.get(source)
         partitions = _partition_files(outcomes, partition)
         lazy = lazy and cache.root is not None and not cache.root.is_relative_to(scratch)
-        current = supersede(parts, list(_fact_key(spec)), partition, lazy, _versions(partitions)) \
+        current = supersede(parts, list(spec.fact_key), partition, lazy, _versions(partitions)) \
             if parts else empty_fact(source).lazy()
-        current = current.select(fact_columns(source)).cast(FACT_SCHEMAS[source])
+        current = current.select(fact_columns(source)).cast(fact_dtypes(source))
         if not lazy:
             current = current.collect()
         # rejected rows are read now: the scratch folder goes when this block ends
@@ -398,42 +399,21 @@ def supersede(parts: list[pl.LazyFrame], key: list[str], partition: str | None,
                      ).drop("__version")
 
 
-def _fact_key(spec: SourceSpec) -> tuple[str, ...]:
-    return tuple("person_key" if k == "person_id" else k for k in spec.key)
-
-
-FACT_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "enterprise": {
-        "year": pl.Int32(), "uscc": pl.String(), "name": pl.String(), "town_code": pl.String(),
-        "industry_code": pl.String(), "output_value": pl.Float64(), "revenue": pl.Float64(),
-        "employees": pl.Int64(), "rd_expenditure": pl.Float64(), "export_value": pl.Float64(),
-        "ecommerce_sales": pl.Float64(), "patents_granted": pl.Int64(), "high_tech": pl.Boolean(),
-        "specialized_sme": pl.Boolean(), "little_giant": pl.Boolean(),
-        "tech_center_level": pl.String(), "above_scale": pl.Boolean(),
-        "source_file_id": pl.String(), "source_row": pl.Int64(),
-    },
-    "tax": {
-        "period": pl.String(), "year": pl.Int32(), "uscc": pl.String(), "vat": pl.Float64(),
-        "corporate_income_tax": pl.Float64(), "other_tax": pl.Float64(), "total_tax": pl.Float64(),
-        "total_tax_reported": pl.Float64(), "invoice_sales": pl.Float64(),
-        "source_file_id": pl.String(), "source_row": pl.Int64(),
-    },
-    "employment": {
-        "period": pl.String(), "year": pl.Int32(), "person_key": pl.String(),
-        "employer_uscc": pl.String(), "hukou_code": pl.String(), "hukou_county_code": pl.String(),
-        "contribution_base": pl.Float64(), "source_file_id": pl.String(), "source_row": pl.Int64(),
-    },
-    "registry": {
-        "uscc": pl.String(), "name": pl.String(), "entity_type": pl.String(), "town_code": pl.String(),
-        "industry_code": pl.String(), "established": pl.Date(), "deregistered": pl.Date(),
-        "source_file_id": pl.String(), "source_row": pl.Int64(),
-    },
+#: Polars dtype of a fact column by its kind (schemas.columns): a read column has the dtype
+#: its parser gives; the kinds only derived columns have are text.
+FACT_DTYPES: dict[str, pl.DataType] = {
+    **VALUE_DTYPES, "person_key": pl.String(), "county": pl.String(), "file_id": pl.String(),
 }
 
 
+def fact_dtypes(source: str) -> dict[str, pl.DataType]:
+    """Column -> Polars dtype of a source's fact (and of its cache), in the order its spec gives."""
+    return {c.name: FACT_DTYPES[c.kind] for c in SOURCES[source].fact_columns}
+
+
 def fact_columns(source: str) -> list[str]:
-    return list(FACT_SCHEMAS[source])
+    return [c.name for c in SOURCES[source].fact_columns]
 
 
 def empty_fact(source: str) -> pl.DataFrame:
-    return pl.DataFrame(schema=FACT_SCHEMAS[source])
+    return pl.DataFrame(schema=fact_dtypes(source))

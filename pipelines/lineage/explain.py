@@ -21,7 +21,6 @@ and a note says when that file is not the one the warehouse was refreshed from.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +29,11 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection, and_, func, or_, select
 
+from pipelines import settings
 from pipelines.indicators.catalogue import indicator as catalogue_entry
+from pipelines.indicators.catalogue import indicators
+from pipelines.ingest.inventory import RawFile, file_sha256, is_ignored
+from pipelines.ingest.references import read_references
 from pipelines.lineage.display import boxed, display_width, table, truncate
 from pipelines.warehouse.engine import make_engine
 from pipelines.warehouse.tables import TABLES, polars_schema
@@ -72,150 +75,13 @@ class _Spec:
 
 
 _E = "enterprise"
-_TOWN_UNITS_ZH = "本镇（年报所在乡镇代码）当年的企业年报行"
-_TOWN_UNITS_EN = "enterprise rows of year Y whose report town_code is T"
-_MEMBERS_ZH = "专业镇成员企业（当年区域内、行业代码属核心或配套行业的企业年报行）"
-_MEMBERS_EN = "members: enterprise rows of Y in S's area with a core or supporting industry code"
-_ATTRIBUTION_ZH = "纳税人/参保单位所在乡镇：当年企业年报的乡镇代码，无年报则按市场主体登记的乡镇代码"
-_ATTRIBUTION_EN = "a unit's town in Y is its enterprise-report town for Y, else its register town"
 
 
-def _sum(column: str, money: bool, zh: str, en: str, source: str = _E) -> _Spec:
-    return _Spec("sum", source, column, money, zh, en)
-
-
-def _count(flag: str, zh: str, en: str) -> _Spec:
-    return _Spec("count", _E, flag, False, zh, en)
-
-
-TOWN_SPECS: dict[str, _Spec] = {
-    "enterprises": _count("", f"{_TOWN_UNITS_ZH}，每行计 1", f"count of {_TOWN_UNITS_EN}"),
-    "above_scale_enterprises": _count(
-        "above_scale", f"{_TOWN_UNITS_ZH}中规模（限额）以上的", f"{_TOWN_UNITS_EN}, above scale"
-    ),
-    "newly_above_scale": _count(
-        "_newly",
-        f"{_TOWN_UNITS_ZH}中本年规上、上年非规上（上年无年报视为非规上）的",
-        f"{_TOWN_UNITS_EN}, above scale in Y and not in Y-1 (absent = not)",
-    ),
-    "high_tech_enterprises": _count(
-        "high_tech", f"{_TOWN_UNITS_ZH}中高新技术企业", f"{_TOWN_UNITS_EN}, high_tech"
-    ),
-    "specialized_sme_enterprises": _count(
-        "specialized_sme", f"{_TOWN_UNITS_ZH}中专精特新企业", f"{_TOWN_UNITS_EN}, specialized_sme"
-    ),
-    "little_giant_enterprises": _count(
-        "little_giant", f"{_TOWN_UNITS_ZH}中小巨人企业", f"{_TOWN_UNITS_EN}, little_giant"
-    ),
-    "tech_center_enterprises": _count(
-        "_tech_center", f"{_TOWN_UNITS_ZH}中有企业技术中心的", f"{_TOWN_UNITS_EN}, tech centre"
-    ),
-    **{
-        c: _sum(c, True, f"{_TOWN_UNITS_ZH}的 {c} 之和（空值不计）", f"sum of {c} over {_TOWN_UNITS_EN}")
-        for c in ("output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales")
-    },
-    **{
-        c: _sum(c, False, f"{_TOWN_UNITS_ZH}的 {c} 之和（空值不计）", f"sum of {c} over {_TOWN_UNITS_EN}")
-        for c in ("employees", "patents_granted")
-    },
-    "tax_total": _sum(
-        "total_tax",
-        True,
-        f"当年各月税收记录的税收合计之和，纳税人所在乡镇为本镇（{_ATTRIBUTION_ZH}）",
-        f"total_tax of the monthly tax rows of Y whose taxpayer's town is T ({_ATTRIBUTION_EN})",
-        "tax",
-    ),
-    "insured_persons": _Spec(
-        "distinct",
-        "employment",
-        "",
-        False,
-        f"当年 12 月在本镇参保单位参保的人数（按人去重；{_ATTRIBUTION_ZH}）",
-        f"distinct persons enrolled in December of Y at employers of T ({_ATTRIBUTION_EN})",
-    ),
-    "local_insured_persons": _Spec(
-        "distinct",
-        "employment",
-        "local",
-        False,
-        "其中户籍所在县为本镇所在县的人数（按人去重）",
-        "of the insured persons, those whose hukou county is T's county (distinct)",
-    ),
-    "market_entities": _Spec(
-        "count",
-        "registry",
-        "",
-        False,
-        "登记在本镇、当年 12 月 31 日存续的市场主体（成立日期 <= Y-12-31 < 注销日期）",
-        "register entities of T alive at Y-12-31 (established <= Y-12-31 < deregistered)",
-    ),
-    "new_market_entities": _Spec(
-        "count",
-        "registry",
-        "new",
-        False,
-        "登记在本镇、当年成立的市场主体",
-        "register entities of T established in Y",
-    ),
-}
-
-SPECIALTY_SPECS: dict[str, _Spec] = {
-    "member_enterprises": _count("", f"{_MEMBERS_ZH}，每行计 1", f"count of {_MEMBERS_EN}"),
-    "leading_enterprises": _count(
-        "_leading",
-        "成员企业中列入龙头企业名单（from_year <= Y <= to_year）的",
-        "members listed for S in leading_enterprises with from_year <= Y <= to_year",
-    ),
-    "supporting_enterprises": _count(
-        "_supporting", "成员企业中不是龙头企业的", "members that are not leading enterprises"
-    ),
-    "above_scale_enterprises": _count(
-        "above_scale", "成员企业中规模（限额）以上的", "members above scale"
-    ),
-    "high_tech_enterprises": _count("high_tech", "成员企业中高新技术企业", "members, high_tech"),
-    "specialized_sme_enterprises": _count(
-        "specialized_sme", "成员企业中专精特新企业", "members, specialized_sme"
-    ),
-    "output_value": _sum("output_value", True, f"{_MEMBERS_ZH}的产值之和", f"output_value of {_MEMBERS_EN}"),
-    "core_output_value": _sum(
-        "output_value",
-        True,
-        "行业代码属核心行业的成员企业的产值之和",
-        "output_value of the members with a core industry code",
-    ),
-    "employees": _sum("employees", False, "成员企业从业人员期末人数之和", "employees of the members"),
-    "ecommerce_sales": _sum(
-        "ecommerce_sales", True, "成员企业电子商务销售额之和", "ecommerce_sales of the members"
-    ),
-    "export_value": _sum("export_value", True, "成员企业出口交货值之和", "export_value of the members"),
-    "tax_total": _sum(
-        "total_tax", True, "成员企业当年各月税收合计之和", "total_tax of the members over the months of Y", "tax"
-    ),
-    "insured_persons": _Spec(
-        "distinct",
-        "employment",
-        "",
-        False,
-        "当年 12 月在成员企业参保的人数（按人去重）",
-        "distinct persons enrolled in December of Y at members",
-    ),
-    "local_insured_persons": _Spec(
-        "distinct",
-        "employment",
-        "local",
-        False,
-        "其中户籍所在县为专业镇所在县的人数（按人去重）",
-        "of those, the persons whose hukou county is S's county",
-    ),
-    "market_entities": _Spec(
-        "count",
-        "registry",
-        "",
-        False,
-        "区域内、行业代码属核心或配套行业、当年 12 月 31 日存续的市场主体",
-        "register entities in S's area with a core or supporting code alive at Y-12-31",
-    ),
-}
+def _specs(table: str) -> dict[str, _Spec]:
+    """What explain lists for each indicator of ``table``: its recipe in the catalogue."""
+    return {i.name: _Spec(i.recipe.kind, i.recipe.source, i.recipe.column, i.kind == "money",
+                          i.recipe.rule_zh, i.recipe.rule_en)
+            for i in indicators(table) if i.recipe is not None}
 
 
 @dataclass(frozen=True)
@@ -533,10 +399,8 @@ def _town_rows(conn: Connection, spec: _Spec, indicator: str, year: int, town: s
 def _leading_list(conn: Connection, raw_dir: str | Path | None) -> tuple[pl.DataFrame, list[str]]:
     """(specialty_town_id, uscc, from_year, to_year) read from the raw area's
     reference/leading_enterprises.csv with the pipeline's reader, and notes."""
-    from pipelines.ingest.inventory import RawFile, file_sha256, is_ignored
-    from pipelines.ingest.references import read_references
 
-    root = Path(raw_dir if raw_dir is not None else os.environ.get("TOWNSTAT_RAW_DIR", "raw"))
+    root = Path(raw_dir if raw_dir is not None else settings.raw_dir())
     folder = root / "reference"
     target = folder / "leading_enterprises.csv"
     if not target.is_file():
@@ -583,7 +447,7 @@ def _specialty_rows(conn: Connection, spec: _Spec, indicator: str, year: int, st
     member_where = (ent.c.year == year, in_area(ent.c.town_code), ent.c.industry_code.in_(codes))
     members = _enterprise_frame(conn, *member_where)
     leading_usccs: set[str] = set()
-    if indicator in ("leading_enterprises", "supporting_enterprises"):
+    if spec.column in ("_leading", "_supporting"):  # the leading-enterprise list decides
         leading, notes = _leading_list(conn, raw_dir)
         listed = leading.filter(
             (pl.col("specialty_town_id") == st["id"])
@@ -623,7 +487,7 @@ def _specialty_rows(conn: Connection, spec: _Spec, indicator: str, year: int, st
 
 def supported_indicators() -> dict[str, list[str]]:
     """Indicators explain() supports, by table."""
-    return {TOWN_TABLE: list(TOWN_SPECS), SPECIALTY_TABLE: list(SPECIALTY_SPECS)}
+    return {TOWN_TABLE: list(_specs(TOWN_TABLE)), SPECIALTY_TABLE: list(_specs(SPECIALTY_TABLE))}
 
 
 def _unknown(indicator: str, table_name: str, specs: dict[str, _Spec]) -> LineageError:
@@ -652,7 +516,7 @@ def explain(
     if (town is None) == (specialty_town is None):
         raise LineageError("请指定乡镇或专业镇之一 / give exactly one of town and specialty_town")
     table_name = TOWN_TABLE if town is not None else SPECIALTY_TABLE
-    specs = TOWN_SPECS if town is not None else SPECIALTY_SPECS
+    specs = _specs(TOWN_TABLE if town is not None else SPECIALTY_TABLE)
     if indicator not in specs:
         raise _unknown(indicator, table_name, specs)
     spec = specs[indicator]

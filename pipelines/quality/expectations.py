@@ -26,8 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+from pipelines.evaluation.layout import WIDE_CRITERIA
+from pipelines.indicators.catalogue import indicator, indicators, money_columns
+from pipelines.warehouse import make_engine
 from schemas import rules as rule_catalogue
 
 log = logging.getLogger(__name__)
@@ -39,16 +43,7 @@ DATASOURCE = "townstat_warehouse"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "reports" / "static" / "gx"
 MIN_YEAR = 2000
 
-MONEY_PUB = ("output_value", "revenue", "rd_expenditure", "export_value", "ecommerce_sales",
-             "tax_total")
-TOWN_COUNTS = ("enterprises", "above_scale_enterprises", "newly_above_scale", "employees",
-               "patents_granted", "high_tech_enterprises", "specialized_sme_enterprises",
-               "little_giant_enterprises", "tech_center_enterprises", "insured_persons",
-               "local_insured_persons", "market_entities", "new_market_entities")
-SPECIALTY_COUNTS = ("member_enterprises", "leading_enterprises", "supporting_enterprises",
-                    "employees", "insured_persons", "local_insured_persons",
-                    "above_scale_enterprises", "newly_above_scale", "high_tech_enterprises",
-                    "specialized_sme_enterprises", "market_entities")
+MONEY_PUB = tuple(money_columns("ind_town_year"))
 FILE_STATUSES = ("loaded", "rejected", "duplicate", "removed")
 RULES = tuple(rule_catalogue.RULES)
 FLAG_RULES = tuple(name for name, flag in rule_catalogue.FLAGS.items() if flag.computed)
@@ -121,6 +116,36 @@ def _between(table: str, col: str, lo: float | None, hi: float | None, severity:
     )
 
 
+def _counts(table: str) -> list[str]:
+    return [i.name for i in indicators(table) if i.kind == "count"]
+
+
+def _indicator_checks(table: str, catalogue_table: str, key: str) -> list[Check]:
+    """The expectations every indicator column carries by its catalogue entry: counts and
+    money not negative (money that may be, a warning), ratios between 0 and 1, yoy at least −1,
+    a subset never above its whole, a derived column equal to its formula."""
+    out: list[Check] = []
+    for i in indicators(catalogue_table):
+        if i.kind == "count" or (i.kind == "money" and not i.may_be_negative):
+            out.append(_between(table, i.name, 0, None, CRITICAL, "non_negative"))
+        elif i.kind == "money":
+            out.append(_between(table, i.name, 0, None, WARNING, "non_negative"))  # refunds
+        elif i.kind == "ratio":
+            out.append(_between(table, i.name, 0, 1, WARNING, "share"))
+        elif i.kind == "yoy" and not indicator(catalogue_table, i.inputs[0]).may_be_negative:
+            out.append(_between(table, i.name, -1, None, WARNING, "yoy_at_least_minus_1"))
+        if i.at_most:
+            out.append(_rows(f"{table}.{i.name}.not_above_{i.at_most}", table, CRITICAL,
+                             f"{table}: {i.name_zh} ≤ {indicator(catalogue_table, i.at_most).name_zh} / "
+                             f"{i.name} ≤ {i.at_most}",
+                             f"SELECT {key}, year FROM {{batch}} WHERE {i.name} > {i.at_most}"))
+        if i.derived is not None:
+            out.append(_rows(f"{table}.{i.name}.equals_formula", table, CRITICAL,
+                             f"{table}: {i.name_zh} = {i.formula} / {i.name} = {i.formula}",
+                             f"SELECT {key}, year FROM {{batch}} WHERE {i.name} <> {i.formula}"))
+    return out
+
+
 def _nonneg(table: str, cols: tuple[str, ...], severity: str = CRITICAL) -> list[Check]:
     return [_between(table, c, 0, None, severity, "non_negative") for c in cols]
 
@@ -178,16 +203,7 @@ def checks() -> list[Check]:
     for table in ("ind_town_year", "pub_town_year"):
         out += [_unique(table), _years(table), _row_count(table, WARNING),
                 _in_dim(table, "town_code", "dim_town", "town_code"),
-                *_nonneg(table, TOWN_COUNTS),
-                *_nonneg(table, tuple(c for c in MONEY_PUB if c != "tax_total")),
-                _between(table, "tax_total", 0, None, WARNING, "non_negative"),  # refunds
-                _between(table, "rd_intensity", 0, 1, WARNING, "share"),
-                *[_between(table, c, -1, None, WARNING, "yoy_at_least_minus_1")
-                  for c in ("output_value_yoy", "revenue_yoy", "market_entities_yoy")],
-                _rows(f"{table}.local_insured.not_above_insured", table, CRITICAL,
-                      f"{table}: 本地户籍参保人数 ≤ 参保人数 / local_insured_persons ≤ insured_persons",
-                      "SELECT town_code, year FROM {batch} "
-                      "WHERE local_insured_persons > insured_persons")]
+                *_indicator_checks(table, "ind_town_year", "town_code")]
     # contract section 7: a money cell listed in `suppressed` is NULL
     for col in MONEY_PUB:
         out.append(_rows(
@@ -205,21 +221,15 @@ def checks() -> list[Check]:
         "pub_town_year 与 ind_town_year 行一一对应、计数列相同 / the same rows and counts as ind_town_year",
         "SELECT t.town_code, t.year FROM {batch} AS t LEFT JOIN ind_town_year AS i "
         "ON i.town_code = t.town_code AND i.year = t.year "
-        "WHERE i.town_code IS NULL OR i.enterprises <> t.enterprises OR i.employees <> t.employees "
+        "WHERE i.town_code IS NULL OR " + " OR ".join(f"i.{c} <> t.{c}" for c in _counts("ind_town_year"))
+        + " "
         "UNION ALL SELECT i.town_code, i.year FROM ind_town_year AS i WHERE NOT EXISTS "
         "(SELECT 1 FROM pub_town_year AS p WHERE p.town_code = i.town_code AND p.year = i.year)"))
     # specialty-town indicators
     t = "ind_specialty_town_year"
     out += [_unique(t), _years(t), _row_count(t, WARNING),
             _in_dim(t, "specialty_town_id", "dim_specialty_town", "id"),
-            *_nonneg(t, SPECIALTY_COUNTS),
-            *_nonneg(t, ("output_value", "core_output_value", "ecommerce_sales", "export_value")),
-            _between(t, "market_share", 0, 1, WARNING, "share"),
-            _between(t, "rd_intensity", 0, 1, WARNING, "share"),
-            _rows(f"{t}.supporting.equals_members_minus_leading", t, CRITICAL,
-                  f"{t}: 配套企业数 = 成员企业数 − 龙头企业数 / supporting = members − leading",
-                  "SELECT specialty_town_id, year FROM {batch} WHERE "
-                  "supporting_enterprises <> member_enterprises - leading_enterprises")]
+            *_indicator_checks(t, t, "specialty_town_id")]
     # evaluation
     t = "eval_criterion"
     out += [_unique(t), _years(t), _row_count(t, WARNING),
@@ -233,9 +243,9 @@ def checks() -> list[Check]:
             _in_dim(t, "specialty_town_id", "dim_specialty_town", "id"),
             _between(t, "score", 0, 100, CRITICAL, "score_0_100"),
             _between(t, "rank", 1, None, CRITICAL, "rank_at_least_1"),
-            _between(t, "market_share", 0, 1, WARNING, "share"),
-            *_nonneg(t, ("leading_enterprises", "supporting_enterprises", "employees",
-                         "output_value")),
+            *[_between(t, c, 0, 1, WARNING, "share") if indicator("ind_specialty_town_year", c).kind == "ratio"
+              else _between(t, c, 0, None, CRITICAL, "non_negative")
+              for w in WIDE_CRITERIA for c in w.reads],
             _in_set(t, "category", CATEGORIES),
             Check(f"{t}.score.not_null", t, "not_null", CRITICAL,
                   f"{t}.score 非空 / score is not null", {"column": "score"}),
@@ -342,9 +352,7 @@ def _datasource(context, url: str):
 
 
 def _existing_tables(url: str) -> set[str]:
-    from sqlalchemy import inspect  # noqa: PLC0415
 
-    from pipelines.warehouse import make_engine  # noqa: PLC0415
 
     engine = make_engine(url)
     try:

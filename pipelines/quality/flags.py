@@ -12,11 +12,10 @@ from fractions import Fraction
 
 import polars as pl
 
-from pipelines.indicators.attribution import _lazy
 from pipelines.indicators.memo import NO_MEMO, Memo
+from pipelines.lazy import Frame, lazy
 from schemas.rules import FLAGS, FlagName
 
-Frame = pl.DataFrame | pl.LazyFrame
 FLAG_COLUMNS = ["source", "key", "rule", "detail"]
 
 
@@ -62,9 +61,9 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
     Enterprise flags have source 'enterprise' and key 'year|uscc'; total_tax_mismatch has
     source 'tax' and key 'period|uscc'. detail is a short Chinese/English text with the numbers.
     """
-    ent = _lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
+    ent = lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
     years = pl.Series(ent.select(pl.col("year").unique()).collect()["year"].to_list(), dtype=pl.Int32)
-    tx = _lazy(tax).with_columns(pl.col("year").cast(pl.Int32))
+    tx = lazy(tax).with_columns(pl.col("year").cast(pl.Int32))
 
     sales = tx.group_by("year", "uscc").agg(pl.col("invoice_sales").sum().round(2).alias("_sales"))
     with_sales = ent.join(sales, on=["year", "uscc"], how="inner")
@@ -77,7 +76,7 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
 
     periods = years.cast(pl.String) + "-12"
     insured = (
-        _lazy(employment)
+        lazy(employment)
         .filter(pl.col("period").is_in(periods.implode()))
         .group_by(pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"), pl.col("employer_uscc").alias("uscc"))
         .agg(pl.col("person_key").n_unique().cast(pl.Int64).alias("_insured"))

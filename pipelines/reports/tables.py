@@ -11,15 +11,16 @@ from collections.abc import Callable, Mapping
 
 import polars as pl
 
+from pipelines.warehouse.frames import prepare_frame
+from pipelines.warehouse.read import read_table
+from pipelines.warehouse.tables import SPEC_BY_NAME
+
 #: A warehouse URL, or frames by table name.
 TableSource = str | Mapping[str, pl.DataFrame]
 
 
 def table_reader(source: TableSource) -> Callable[[str], pl.DataFrame]:
     """A function giving a table by name, ordered by its key like `read_table`."""
-    from pipelines.warehouse.frames import prepare_frame
-    from pipelines.warehouse.read import read_table
-    from pipelines.warehouse.tables import SPEC_BY_NAME
 
     if isinstance(source, str):
         return lambda name: read_table(source, name)

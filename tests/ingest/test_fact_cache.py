@@ -1,0 +1,106 @@
+"""The cache policy of a source's current fact (`pipelines/ingest/fact_cache.py`): the digest
+it is kept under, the partition fingerprints, and which kept fact is reused and counts as
+already checked. Expected digests are written out from the format by hand, not read back."""
+
+from __future__ import annotations
+
+import hashlib
+from types import SimpleNamespace
+
+import polars as pl
+
+from pipelines.ingest.fact_cache import (
+    KeptFact,
+    checked_marker,
+    fact_digest,
+    keep_fact,
+    partition_fingerprints,
+)
+from pipelines.ingest.sources import IngestCache
+
+
+def outcome(file_id: str, status: str) -> SimpleNamespace:
+    return SimpleNamespace(file=SimpleNamespace(file_id=file_id), status=status)
+
+
+def test_fact_digest_is_the_fingerprint_then_each_file_id_and_status_in_order():
+    digest = fact_digest("fp16", [outcome("aaa", "loaded"), outcome("bbb", "rejected")])
+    assert digest == hashlib.sha256(b"fp16aaa:loaded\nbbb:rejected\n").hexdigest()
+    assert fact_digest("fp16", []) == hashlib.sha256(b"fp16").hexdigest()
+
+
+def test_fact_digest_changes_with_the_order_a_status_or_the_fingerprint():
+    base = fact_digest("fp", [outcome("a", "loaded"), outcome("b", "loaded")])
+    assert fact_digest("fp", [outcome("b", "loaded"), outcome("a", "loaded")]) != base  # versions
+    assert fact_digest("fp", [outcome("a", "loaded"), outcome("b", "duplicate")]) != base
+    assert fact_digest("fq", [outcome("a", "loaded"), outcome("b", "loaded")]) != base
+    assert fact_digest("fp", [outcome("a", "loaded"), outcome("b", "loaded")]) == base
+
+
+def test_partition_fingerprints_one_per_part_from_its_files_under_the_fingerprint():
+    parts = pl.DataFrame({"part": ["2024-01", "2024-02"], "files": ["f1,f2", "f2"],
+                          "versions": [[0, 1], [1]]},
+                         schema={"part": pl.String, "files": pl.String, "versions": pl.List(pl.Int32)})
+    out = partition_fingerprints("fp", parts)
+    assert out.schema == pl.Schema({"part": pl.String, "fingerprint": pl.String})
+    assert out.rows() == [("2024-01", hashlib.sha256(b"fp|f1,f2").hexdigest()),
+                          ("2024-02", hashlib.sha256(b"fp|f2").hexdigest())]
+
+
+FACT = pl.DataFrame({"period": ["2024-01", "2024-02"], "uscc": ["A", "B"], "total_tax": [1.5, 2.25]})
+D1, D2 = "1" * 64, "2" * 64
+
+
+def test_without_a_cache_the_fact_is_staged_as_built_and_never_counts_as_checked(tmp_path):
+    kept = keep_fact(IngestCache(None, "fp"), "tax", D1, FACT)
+    assert kept == KeptFact(None, False)
+    assert kept.scan(FACT).collect().equals(FACT)
+    kept.mark_checked()  # nothing to mark
+    assert kept == KeptFact(None, False)
+
+
+def test_a_fact_is_written_once_reused_and_counts_as_checked_only_after_its_mark(tmp_path):
+    cache = IngestCache(tmp_path, "fp")
+    path = tmp_path / "fp" / "facts" / f"tax-{'1' * 32}.parquet"
+
+    first = keep_fact(cache, "tax", D1, FACT)
+    assert first == KeptFact(path, False)
+    assert pl.read_parquet(path).equals(FACT)
+    assert first.scan(pl.DataFrame()).collect().equals(FACT)  # the kept file, not `current`
+    written = path.stat().st_mtime_ns, path.stat().st_ino
+
+    # the check has not passed (or not run) yet: reused, but not taken as checked
+    other = FACT.with_columns(total_tax=pl.lit(9.0))
+    second = keep_fact(cache, "tax", D1, other)
+    assert second == KeptFact(path, False)
+    assert (path.stat().st_mtime_ns, path.stat().st_ino) == written  # not written again
+    assert pl.read_parquet(path).equals(FACT)
+
+    second.mark_checked()
+    assert checked_marker(path) == path.with_name(f"tax-{'1' * 32}.checked")
+    assert checked_marker(path).exists()
+    assert keep_fact(cache, "tax", D1, FACT) == KeptFact(path, True)
+
+
+def test_new_content_replaces_the_older_fact_and_its_mark(tmp_path):
+    cache = IngestCache(tmp_path, "fp")
+    old = keep_fact(cache, "tax", D1, FACT)
+    old.mark_checked()
+    changed = FACT.head(1)
+    new = keep_fact(cache, "tax", D2, changed)
+    assert new == KeptFact(tmp_path / "fp" / "facts" / f"tax-{'2' * 32}.parquet", False)
+    assert pl.read_parquet(new.path).equals(changed)
+    assert not old.path.exists() and not checked_marker(old.path).exists()
+
+
+def test_a_damaged_kept_fact_is_written_again_and_checked_again(tmp_path):
+    cache = IngestCache(tmp_path, "fp")
+    kept = keep_fact(cache, "tax", D1, FACT)
+    kept.mark_checked()
+    data = kept.path.read_bytes()
+    kept.path.write_bytes(data[: len(data) // 2])
+
+    again = keep_fact(cache, "tax", D1, FACT)
+    assert again == KeptFact(kept.path, False)  # its mark went with it
+    assert not checked_marker(kept.path).exists()
+    assert pl.read_parquet(kept.path).equals(FACT)

@@ -94,7 +94,7 @@ def parse_year(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
 
 
 # 2024-03, 202403 (after 年/月 and / became -); a trailing day is an xlsx date cell.
-_PERIOD = r"^(\d{4})(?:-(\d{1,2})|(\d{2}))(?:-\d{1,2})?$"
+_PERIOD = r"^(\d{4})(?:-(\d{1,2})|(\d{2}))(?:-(\d{1,2}))?$"
 _TIME_OF_DAY = r"\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$"
 
 
@@ -105,14 +105,18 @@ def _period_parts(t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     groups = norm.str.extract_groups(_PERIOD)
     year = groups.struct.field("1").cast(pl.Int32, strict=False)
     month = pl.coalesce(groups.struct.field("2"), groups.struct.field("3")).cast(pl.Int32, strict=False)
-    return year, month
+    # a day (an xlsx date cell, 2024-05-01) must be a day of that month: 2024-02-30 is no period
+    day = groups.struct.field("4")
+    real_day = pl.format("{}-{}-{}", groups.struct.field("1"), month.cast(pl.String).str.zfill(2),
+                         day.str.zfill(2)).str.to_date("%Y-%m-%d", strict=False).is_not_null()
+    return year, pl.when(day.is_null() | real_day).then(month)
 
 
 def parse_period(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     t = _text(c)
     blank = _is_blank_marker(t)
     year, month = _period_parts(t)
-    ok = year.is_not_null() & month.is_between(1, 12)
+    ok = (year.is_not_null() & month.is_between(1, 12)).fill_null(False)
     value = pl.when(ok).then(
         pl.format("{}-{}", year.cast(pl.String), month.cast(pl.String).str.zfill(2))
     )

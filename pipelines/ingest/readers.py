@@ -235,7 +235,8 @@ def _finish(raw: pl.DataFrame, positions: dict[int, str], factors: dict[str, flo
     # Total rows: a cell reads 合计/总计 and the key columns hold nothing else. The exact test
     # runs only on the few rows that contain either word anywhere.
     candidates = frame.filter(pl.any_horizontal(
-        pl.col(c).str.contains_any(list(TOTAL_MARKERS)).fill_null(False) for c in cols))
+        # 计 alone: a total may be spaced for alignment (合  计); the exact test below strips spaces
+        pl.col(c).str.contains("计", literal=True).fill_null(False) for c in cols))
     if candidates.height:
         def is_total(c: pl.Expr) -> pl.Expr:
             return c.str.replace_all(r"[\s\u3000]", "").is_in(TOTAL_MARKERS).fill_null(False)

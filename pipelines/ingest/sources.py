@@ -41,7 +41,7 @@ from schemas.columns import SOURCES, SourceSpec
 log = logging.getLogger(__name__)
 
 # Bump when parsing or validation changes, so cached results are not reused.
-PARSER_VERSION = "2026-11-30.1"
+PARSER_VERSION = "2026-11-30.2"
 
 FACT_TABLES = {
     "enterprise": "fact_enterprise_year",

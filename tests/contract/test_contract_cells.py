@@ -168,9 +168,6 @@ def test_duplicate_periods_after_normalising_with_another_rule_broken(tmp_path):
     assert res.current.select("period", "source_row").rows() == [("2024-05", 6)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a text period with an impossible day (2024-5-32, "
-                   "2024-02-30) is read as its month; contract section 1 (period: only the listed "
-                   "spellings and an xlsx date cell)")
 def test_a_text_period_with_an_impossible_day_is_value_invalid(tmp_path):
     write_csv(tmp_path / "tax" / "t.csv", [
         "所属期,纳税人识别号,增值税",
@@ -304,9 +301,6 @@ def test_csv_industry_codes_padded_and_section_letters_dropped(tmp_path):
     assert rejected(res) == {("enterprise/e.csv", n + 1, "industry_code", "industry_invalid") for n in bad}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a total row whose word is spaced for alignment (合  计, "
-                   "总　计) is not skipped: readers._finish looks for the unspaced word before its "
-                   "is_total() strips the spaces; contract section 2 (total rows)")
 def test_total_rows_spelled_with_spaces_for_alignment(tmp_path):
     write_csv(tmp_path / "enterprise" / "e.csv", [
         ENT,

@@ -12,7 +12,7 @@ from pipelines.defs.backfill import (
     year_recomputed,
 )
 from pipelines.defs.disclosure import pub_town_year
-from pipelines.defs.evaluation import eval_specialty_town
+from pipelines.defs.evaluation import eval_gap, eval_specialty_town, eval_target
 from pipelines.defs.indicators import ind_specialty_town_year, ind_town_year
 from pipelines.defs.ingest import INGEST_ASSETS, raw_files, references
 from pipelines.defs.io import FrameIOManager
@@ -24,7 +24,7 @@ from pipelines.defs.schedules import nightly_refresh
 from pipelines.defs.sensors import raw_area_sensor, refresh_job
 
 ASSETS = [raw_files, references, *INGEST_ASSETS, dq_files, dq_flags, ind_town_year,
-          ind_specialty_town_year, eval_specialty_town, pub_town_year, dq_expectations, warehouse_published,
+          ind_specialty_town_year, eval_specialty_town, eval_gap, eval_target, pub_town_year, dq_expectations, warehouse_published,
           bureau_reports]
 
 

@@ -55,13 +55,14 @@ def echo(text: str | None) -> str | None:
     if text is None:
         return None
     out = _CONTROL_RE.sub("\ufffd", mask_ids(text) or "")
-    return out if len(out) <= ECHO_CHARS else out[:ECHO_CHARS] + "…"
+    # one character of slack: an echo of an echo is the same echo
+    return out if len(out) <= ECHO_CHARS + 1 else out[:ECHO_CHARS] + "…"
 
 
 def echo_expr(expr: pl.Expr) -> pl.Expr:
     """`echo` as a Polars expression."""
     out = mask_ids_expr(expr).str.replace_all(_CONTROL_PL, "\ufffd")
-    return pl.when(out.str.len_chars() > ECHO_CHARS).then(
+    return pl.when(out.str.len_chars() > ECHO_CHARS + 1).then(
         out.str.slice(0, ECHO_CHARS) + pl.lit("…")).otherwise(out)
 
 

@@ -335,11 +335,37 @@ MARKET_TOTALS_REF = SourceSpec(
     ),
 )
 
+# Optional yearly targets (contract v4 section 6.2): UTF-8 or GBK CSV, or xlsx. Every cell is
+# read as text and checked in `pipelines.ingest.references` (level 乡镇/专业镇, the id against
+# the towns or the specialty towns, the indicator against the indicator catalogue, the target
+# a plain number in the indicator's own unit: never rescaled or rounded).
+TARGETS_REF = SourceSpec(
+    name="targets",
+    label_zh="年度目标",
+    key=("level", "id", "year", "indicator"),
+    columns=(
+        ColumnSpec("level", ("level", "层级"), "text", True, label_zh="层级",
+                   comment_en="level: town / specialty_town (乡镇 / 专业镇)"),
+        ColumnSpec("id", ("id", "编号"), "text", True, label_zh="乡镇代码或专业镇编号",
+                   comment_en="town code or specialty town id"),
+        ColumnSpec("year", ("year", "年度", "年份"), "year", True, label_zh="年度",
+                   comment_en="year"),
+        ColumnSpec("indicator", ("indicator", "指标"), "text", True, label_zh="指标",
+                   comment_en="indicator: a column of ind_town_year / ind_specialty_town_year"),
+        ColumnSpec("target", ("target", "目标值"), "text", True, label_zh="目标值",
+                   comment_en="target, in the indicator's own unit"),
+    ),
+)
+
+#: The file names a targets file may have (one is in force: the later in version order).
+TARGETS_FILES: tuple[str, ...] = ("targets.csv", "targets.xlsx")
+
 REFERENCES: dict[str, SourceSpec] = {
     "towns.csv": TOWNS_REF,
     "specialty_towns.csv": SPECIALTY_TOWNS_REF,
     "leading_enterprises.csv": LEADING_REF,
     "market_totals.csv": MARKET_TOTALS_REF,
+    **dict.fromkeys(TARGETS_FILES, TARGETS_REF),
 }
 
 SPECIALTY_CATEGORIES: dict[str, str] = {

@@ -229,6 +229,5 @@ FLAGS: dict[str, Flag] = _by_name((
          "上年已报送年报（工业总产值 {output_value} 元，乡镇 {town}），本年有税收或参保记录但未报送 / "
          "reported the year before (output value {output_value} yuan, town {town}) and has tax or "
          "enrolment rows this year, but no report",
-         "请催报本年年报（不作插补）", "ask the enterprise for this year's report (nothing is imputed)",
-         computed=False),
+         "请催报本年年报（不作插补）", "ask the enterprise for this year's report (nothing is imputed)"),
 ), FlagName)

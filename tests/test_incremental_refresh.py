@@ -148,8 +148,10 @@ def test_enrolment_parts_are_reused_while_their_inputs_stand(tmp_path):
         return {p.name: p.stat().st_mtime_ns for p in (cache / "derived").glob("*.parquet")}
 
     first = derived()
-    parts = {"town_insured", "town_enrolled", "specialty_insured", "employer_december_insured"}
-    assert {n.rsplit("-", 1)[0] for n in first} == parts and len(first) == 4
+    # the four indicator and flag parts, and the employers enrolled each year (report_missing)
+    parts = {"town_insured", "town_enrolled", "specialty_insured", "employer_december_insured",
+             "employer_enrolled_years"}
+    assert {n.rsplit("-", 1)[0] for n in first} == parts and len(first) == 5
     # a new tax month: the parts read from the enrolment rows are read back, not rewritten
     write_csv(raw / "tax" / "税收_202404.csv", ["所属期,纳税人识别号,增值税",
                                                *[f"2024-04,{uscc(i)},{i}" for i in range(1, 9)]])
@@ -160,7 +162,7 @@ def test_enrolment_parts_are_reused_while_their_inputs_stand(tmp_path):
                                                f"2024-12,{person(9)},{uscc(1)},140823"])
     assert run_refresh(raw, url, cache_dir=str(cache)).published
     after = derived()
-    assert len(after) == 4 and not set(after) & set(first), "stale parts reused or kept"
+    assert len(after) == 5 and not set(after) & set(first), "stale parts reused or kept"
     town = read_table(url, "ind_town_year").filter(pl.col("year") == 2024)
     # employers 1, 3, 5, 7 are in TONGCHENG (odd i), each with one person; person 9 joins employer 1
     assert dict(town.select("town_code", "insured_persons").iter_rows()) == {TONGCHENG: 5, GUOJIAZHUANG: 4}

@@ -31,7 +31,9 @@ from pipelines.defs.executors import job_executor
 from pipelines.defs.resources import RawArea, Warehouse
 from pipelines.disclosure.suppression import publish_town_year
 from pipelines.evaluation.criteria import load_criteria_sets
+from pipelines.evaluation.gap import gap_table
 from pipelines.evaluation.scoring import evaluate
+from pipelines.evaluation.targets import target_table
 from pipelines.indicators.specialty import specialty_town_year
 from pipelines.indicators.town import town_year
 from pipelines.ingest.inventory import scan_raw_area
@@ -79,9 +81,13 @@ def _recompute(url: str, raw_root, year: int, county: str | None = None) -> dict
         refs = read_references([f for f in scan_raw_area(raw_root) if f.source == "reference" and f.problem is None])
         specialty = specialty_town_year(enterprise, tax, employment, registry, towns, refs.specialty_towns,
                                         refs.leading, refs.market_totals)
-        criterion, wide = evaluate(specialty, refs.specialty_towns, load_criteria_sets())
+        sets = load_criteria_sets()
+        criterion, wide = evaluate(specialty, refs.specialty_towns, sets)
         frames |= {"ind_specialty_town_year": rows(specialty), "eval_criterion": rows(criterion),
-                   "eval_specialty_town": rows(wide)}
+                   "eval_specialty_town": rows(wide),
+                   "eval_gap": rows(gap_table(specialty, refs.specialty_towns, sets)),
+                   "eval_target": rows(target_table(refs.targets, ind, specialty, tax, employment, enterprise,
+                                                    registry, refs.specialty_towns))}
     return replace_year(url, frames, year, county=county)
 
 

@@ -58,6 +58,7 @@ def references(context: AssetExecutionContext, files: list[RawFile]) -> Output[d
         "dim_specialty_town": result.specialty_towns,
         "ref_leading_enterprise": result.leading,
         "ref_market_total": result.market_totals,
+        "ref_target": result.targets,
         "dq_file": _records_frame(dq_files),
         "dq_rejected_row": _concat_rejected(rejected),
     }

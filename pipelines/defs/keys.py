@@ -14,6 +14,8 @@ KEYS: dict[str, list[str]] = {
     "ind_town": ["ind", "town_year"],
     "ind_specialty": ["ind", "specialty_town_year"],
     "evaluation": ["eval", "specialty_town"],
+    "gap": ["eval", "gap"],
+    "targets": ["eval", "targets"],
     "pub": ["pub", "town_year"],
 }
 

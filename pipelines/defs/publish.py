@@ -12,7 +12,8 @@ from pipelines.warehouse.publish import publish
 
 def warehouse_frames(refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle, registry: FrameBundle,
                      ind_town: pl.DataFrame, ind_specialty: pl.DataFrame, evaluation: FrameBundle,
-                     pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame) -> dict[str, pl.DataFrame | pl.LazyFrame]:
+                     pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame,
+                     gap: pl.DataFrame, targets: pl.DataFrame) -> dict[str, pl.DataFrame | pl.LazyFrame]:
     """The contract's section 3 tables, by name."""
     return {
         "dim_town": refs["dim_town"],
@@ -26,6 +27,8 @@ def warehouse_frames(refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundl
         "ind_specialty_town_year": ind_specialty,
         "eval_criterion": evaluation["eval_criterion"],
         "eval_specialty_town": evaluation["eval_specialty_town"],
+        "eval_gap": gap,
+        "eval_target": targets,
         "pub_town_year": pub,
         "dq_file": dq["dq_file"],
         "dq_rejected_row": dq["dq_rejected_row"],
@@ -34,15 +37,16 @@ def warehouse_frames(refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundl
 
 
 @asset(key=["warehouse", "published"], group_name="publish", kinds={"sql"},
-       ins=ins("refs", *FACTS, "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
+       ins=ins("refs", *FACTS, "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags", "gap", "targets"),
        deps=[AssetKey(["dq", "expectations"])],
        description="发布到数据仓库（原子替换）/ publish every table atomically to the warehouse")
 def warehouse_published(context: AssetExecutionContext, warehouse: Warehouse, refs: FrameBundle,
                         enterprise: FrameBundle, tax: FrameBundle, employment: FrameBundle, registry: FrameBundle,
                         ind_town: pl.DataFrame, ind_specialty: pl.DataFrame, evaluation: FrameBundle,
-                        pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame) -> Output[dict[str, int]]:
+                        pub: pl.DataFrame, dq: FrameBundle, flags: pl.DataFrame,
+                        gap: pl.DataFrame, targets: pl.DataFrame) -> Output[dict[str, int]]:
     frames = warehouse_frames(refs, enterprise, tax, employment, registry, ind_town, ind_specialty,
-                              evaluation, pub, dq, flags)
+                              evaluation, pub, dq, flags, gap, targets)
     facts = {"fact_enterprise_year": enterprise, "fact_tax_month": tax, "fact_employment_month": employment,
              "fact_market_entity": registry}
     fingerprints = {t: b["fingerprint"]["fingerprint"][0] for t, b in facts.items() if "fingerprint" in b}

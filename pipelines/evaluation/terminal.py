@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.evaluation.criteria import CriteriaFileError, CriteriaSet, load_criteria_sets
+from pipelines.evaluation.gap import gap_lines
 from pipelines.evaluation.layout import wide
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
 from pipelines.lineage.display import boxed, display_width, table
@@ -182,6 +183,7 @@ def _block(
     dims: pl.DataFrame,
     spec: CriteriaSet | None,
     data_date: str,
+    gap: list[str] = (),
 ) -> list[str]:
     names = dict(zip(dims["id"].to_list(), dims["name"].to_list(), strict=True))
     national = dict(zip(dims["id"].to_list(), dims["national_market"].to_list(), strict=True))
@@ -205,7 +207,7 @@ def _block(
     ]
     rule = "+" + "-" * (width - 2) + "+"
     foot = _footer(set_name, year, crit, dims, spec, data_date)
-    return [rule, *boxed(title, width), *body, *boxed(foot, width), rule]
+    return [rule, *boxed(title, width), *body, *boxed(foot, width), *boxed(list(gap), width), rule]
 
 
 def evaluation_years(url: str) -> list[int]:
@@ -240,8 +242,12 @@ def render_evaluation(url: str, year: int, criteria_set: str | None = None) -> s
     dims = read_table(url, "dim_specialty_town")
     files = _criteria_files()
     data_date = _data_date(url)
+    gap = read_table(url, "eval_gap").filter(pl.col("year") == year)
+    names = dict(zip(dims["id"].to_list(), dims["name"].to_list(), strict=True))
     blocks = []
     for name in sets:
+        # under the table: what each specialty town still lacks, in words (contract section 6.1)
+        lines = gap_lines(gap.filter(pl.col("criteria_set") == name), names, name, year)
         blocks.append("\n".join(_block(
             name,
             year,
@@ -250,5 +256,6 @@ def render_evaluation(url: str, year: int, criteria_set: str | None = None) -> s
             dims,
             files.get(name),
             data_date,
+            ["认定差距 / distance to recognition:", *lines],
         )))
     return "\n\n".join(blocks) + "\n"

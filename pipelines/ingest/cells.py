@@ -22,6 +22,7 @@ from pipelines.ingest.identifiers import (
     reads_as_person_id,
     uscc_is_valid,
 )
+from pipelines.ingest.limits import COUNT_LIMIT, MONEY_LIMIT_YUAN
 from schemas.columns import ColumnSpec
 from schemas.rules import RuleName
 
@@ -210,9 +211,11 @@ def parse_money(c: str, spec: ColumnSpec, ctx: ParseContext, factor: float = 1.0
     t = _text(c)
     blank = _is_blank_marker(t)
     n = _number(t)
-    value = (n * factor).round(2)
-    bad = ~blank & n.is_null()
-    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID, _range_bad(value, spec))
+    scaled = (n * factor).round(2)
+    value = pl.when(scaled.is_finite()).then(scaled)  # 1e308 万元 is no amount
+    bad = ~blank & value.is_null()
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID,
+                        _beyond(value, MONEY_LIMIT_YUAN, _range_bad(value, spec)))
 
 
 def parse_integer(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
@@ -222,7 +225,15 @@ def parse_integer(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     integral = (n == n.floor()) & (n.abs() < 9e15)
     value = pl.when(integral).then(n.cast(pl.Int64, strict=False))
     bad = ~blank & value.is_null()
-    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID, _range_bad(value, spec))
+    return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID,
+                        _beyond(value, COUNT_LIMIT, _range_bad(value, spec)))
+
+
+def _beyond(value: pl.Expr, limit: float, range_bad: pl.Expr | None) -> pl.Expr:
+    """out_of_range also beyond the limit no real value reaches (`limits.py`): such a number is an
+    identifier typed into the wrong cell, or garbage, and must not be summed or stored."""
+    over = value.abs() >= limit
+    return over if range_bad is None else (range_bad | over)
 
 
 def parse_boolean(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:

@@ -21,6 +21,11 @@ from pipelines import settings
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 CELL_MAX_CHARS = 32_767
+# Amounts and counts no enterprise, town or province reaches (China's GDP is about 1.3e14
+# yuan): beyond them a number is an identifier in the wrong cell or garbage, out_of_range. A
+# person ID (15 or 18 digits, first digit 1-8) is always beyond both.
+MONEY_LIMIT_YUAN = 1e14
+COUNT_LIMIT = 1e9
 # dq_rejected_row keeps the first rows of each rule per file; rows_rejected counts them all
 REJECTED_ROWS_PER_RULE = 10_000
 
@@ -30,6 +35,7 @@ REJECTED_ROWS_PER_RULE = 10_000
 # text column Polars makes of it).
 CSV_BYTES_FACTOR = 9
 XLSX_BYTES_PER_CELL = 64
+XLSX_BYTES_FACTOR = 8  # an xlsx's own bytes, held while its cells are read
 # 6 GiB: two ingest workers each reading a file of up to 340 MB stay within it (a province's
 # monthly enrolment file is about 180 MB); a 1 GB export is refused whole.
 DEFAULT_MEMORY_BOUND_MB = settings.DEFAULT_MEMORY_BOUND_MB
@@ -54,6 +60,15 @@ class LimitExceeded(Exception):  # noqa: N818 - a verdict, not a programming err
 
 def _mb(n: float) -> str:
     return f"{n / 1024 / 1024:,.0f} MB"
+
+
+def check_xlsx_size(size: int) -> None:
+    """Refuse a workbook whose bytes alone would take a large part of the memory bound (a real
+    sheet of Excel's 1,048,576 rows is far smaller)."""
+    if size * XLSX_BYTES_FACTOR > file_budget_bytes():
+        raise LimitExceeded(
+            f"Excel 文件过大（{_mb(size)}），超过刷新的内存上限；请拆分后再放入",
+            f"workbook too large ({_mb(size)}) for the refresh's memory bound: split it")
 
 
 def check_csv_size(size: int) -> None:
@@ -98,10 +113,12 @@ def first_sheet_member(zf: zipfile.ZipFile) -> str | None:
     try:
         ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
               "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
-        wb = ElementTree.fromstring(zf.read("xl/workbook.xml")[:4 * CHUNK])
+        with zf.open("xl/workbook.xml") as fh:  # never more than 4 MB of it
+            wb = ElementTree.fromstring(fh.read(4 * CHUNK))
         sheet = wb.find("m:sheets/m:sheet", ns)
         rid = sheet.get(f"{{{ns['r']}}}id") if sheet is not None else None
-        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels")[:4 * CHUNK])
+        with zf.open("xl/_rels/workbook.xml.rels") as fh:
+            rels = ElementTree.fromstring(fh.read(4 * CHUNK))
         for rel in rels:
             if rel.get("Id") == rid:
                 target = rel.get("Target", "").lstrip("/")
@@ -126,6 +143,13 @@ def check_xlsx(data: bytes) -> SheetExtent | None:
     except (zipfile.BadZipFile, ValueError, OSError):
         return None
     with zf:
+        # everything the reader would unpack (shared strings, styles, the sheet), as declared
+        unpacked = sum(i.file_size for i in zf.infolist())
+        if unpacked > file_budget_bytes() // 2:
+            raise LimitExceeded(
+                f"Excel 文件解压后过大（约 {_mb(unpacked)}），超过刷新的内存上限；请检查文件或拆分后再放入",
+                f"the workbook unpacks to about {_mb(unpacked)}, over the refresh's memory bound: check "
+                "the file or split it")
         member = first_sheet_member(zf)
         if member is None:
             return None

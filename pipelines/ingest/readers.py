@@ -23,7 +23,13 @@ import fastexcel
 import polars as pl
 
 from pipelines.echo import echo
-from pipelines.ingest.limits import LimitExceeded, check_csv_size, check_xlsx, file_budget_bytes
+from pipelines.ingest.limits import (
+    EXCEL_MAX_COLUMNS,
+    LimitExceeded,
+    check_csv_size,
+    check_xlsx,
+    check_xlsx_size,
+)
 from schemas.columns import MONEY_UNITS, SourceSpec
 
 HEADER_SCAN_ROWS = 50
@@ -215,6 +221,10 @@ def read_xlsx_cells(data: bytes, spec: SourceSpec) -> ParsedTable:
         raise FileRejected("Excel 文件损坏或无法读取", f"corrupt or unreadable xlsx: {short_error(exc)}") from exc
     if raw.width == 0 or raw.height == 0:
         raise FileRejected("Excel 第一个工作表为空", "the first sheet of the workbook is empty")
+    if raw.width > EXCEL_MAX_COLUMNS:  # cells without references cannot be counted before
+        raise FileRejected(f"Excel 工作表超出 Excel 的上限：{raw.width:,} 列（最多 {EXCEL_MAX_COLUMNS:,} 列）",
+                           f"the sheet is beyond Excel's limits: {raw.width:,} columns "
+                           f"(at most {EXCEL_MAX_COLUMNS:,})")
     raw = raw.rename({c: f"column_{i + 1}" for i, c in enumerate(raw.columns)})
     top = [list(r) for r in raw.head(HEADER_SCAN_ROWS).rows()]
     h = find_header(top, spec)
@@ -284,8 +294,8 @@ def read_version(path: Path, sha256: str | None) -> bytes:
         try:
             if suffix == ".csv":
                 check_csv_size(st.st_size)
-            elif st.st_size > file_budget_bytes():
-                check_csv_size(st.st_size)  # an archive larger than the bound itself
+            else:
+                check_xlsx_size(st.st_size)
         except LimitExceeded as exc:
             raise FileRejected(exc.zh, exc.en) from exc
         data = fh.read()

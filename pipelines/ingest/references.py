@@ -11,9 +11,17 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.ingest.cells import ParseContext, current_year, parse_boolean
+from pipelines.echo import has_control_expr
+from pipelines.indicators.catalogue import indicators
+from pipelines.ingest.cells import (
+    BLANK_MARKERS,
+    ParseContext,
+    current_year,
+    parse_boolean,
+    parse_year,
+)
 from pipelines.ingest.inventory import RawFile
-from pipelines.ingest.limits import REJECTED_ROWS_PER_RULE, cap_rejected
+from pipelines.ingest.limits import CELL_MAX_CHARS, REJECTED_ROWS_PER_RULE, cap_rejected
 from pipelines.ingest.readers import FileRejected, failure_message, read_cells, read_version
 from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
 from pipelines.reference import TOWN_COLUMNS, industry_classes, shipped_towns
@@ -23,6 +31,8 @@ from schemas.columns import (
     REFERENCES,
     SPECIALTY_CATEGORIES,
     SPECIALTY_TOWNS_REF,
+    TARGETS_FILES,
+    TARGETS_REF,
     TOWNS_REF,
 )
 from schemas.rules import RuleName
@@ -34,6 +44,8 @@ class ReferenceResult:
     specialty_towns: pl.DataFrame
     leading: pl.DataFrame
     market_totals: pl.DataFrame
+    # the yearly targets in force (contract section 6.2): level, id, year, indicator, target
+    targets: pl.DataFrame = field(default_factory=lambda: EMPTY_TARGETS.clear())
     # per file: (RawFile, status, rows_read, rows_loaded, message, rejected rows)
     files: list[tuple[RawFile, str, int, int, str, pl.DataFrame]] = field(default_factory=list)
 
@@ -47,6 +59,16 @@ EMPTY_LEADING = pl.DataFrame(schema={"specialty_town_id": pl.String, "uscc": pl.
                                      "from_year": pl.Int32, "to_year": pl.Int32})
 EMPTY_MARKET = pl.DataFrame(schema={"specialty_town_id": pl.String, "year": pl.Int32,
                                     "provincial_output": pl.Float64})
+EMPTY_TARGETS = pl.DataFrame(schema={"level": pl.String, "id": pl.String, "year": pl.Int32,
+                                     "indicator": pl.String, "target": pl.Float64})
+
+#: A target's level as written (lower-cased) -> its name in eval_target (contract section 6.2).
+TARGET_LEVELS: dict[str, str] = {
+    "town": "town", "乡镇": "town",
+    "specialty_town": "specialty_town", "专业镇": "specialty_town",
+}
+#: The indicator table whose columns a level's targets name.
+TARGET_TABLES: dict[str, str] = {"town": "ind_town_year", "specialty_town": "ind_specialty_town_year"}
 
 
 def _empty_rejected() -> pl.DataFrame:
@@ -129,6 +151,8 @@ def read_references(files: list[RawFile]) -> ReferenceResult:
     result_files: list[tuple] = []
     for f in files:  # files are in version order: the last one of a name is in force
         name = f.relpath.split("/")[-1]
+        if name in TARGETS_FILES:  # targets.csv and targets.xlsx: one file, the later in force
+            name = TARGETS_FILES[0]
         if f.relpath.count("/") == 1 and name in REFERENCES:
             if name in by_name:
                 old = by_name[name]
@@ -139,8 +163,9 @@ def read_references(files: list[RawFile]) -> ReferenceResult:
         else:
             result_files.append((f, "rejected", 0, 0,
                                  "不是已知的参考文件（应为 towns.csv、specialty_towns.csv、leading_enterprises.csv、"
-                                 "market_totals.csv）/ not a known reference file (expected towns.csv, "
-                                 "specialty_towns.csv, leading_enterprises.csv or market_totals.csv)",
+                                 "market_totals.csv、targets.csv 或 targets.xlsx）/ not a known reference file "
+                                 "(expected towns.csv, specialty_towns.csv, leading_enterprises.csv, "
+                                 "market_totals.csv, targets.csv or targets.xlsx)",
                                  _empty_rejected()))
 
     towns, towns_record = _guarded(read_towns, by_name.get("towns.csv"), shipped_towns())
@@ -159,7 +184,12 @@ def read_references(files: list[RawFile]) -> ReferenceResult:
                               MARKET_TOTALS_REF, ctx, EMPTY_MARKET, specialty)
     if record:
         result_files.append(record)
-    return ReferenceResult(towns, specialty, leading, market, [_capped(r) for r in result_files])
+    targets, record = _guarded(_read_targets, by_name.get(TARGETS_FILES[0]), EMPTY_TARGETS,
+                               ctx, towns, specialty)
+    if record:
+        result_files.append(record)
+    return ReferenceResult(towns, specialty, leading, market, targets,
+                           [_capped(r) for r in result_files])
 
 
 def _guarded(read, file: RawFile | None, fallback: pl.DataFrame, *args) -> tuple[pl.DataFrame, tuple | None]:
@@ -253,3 +283,91 @@ def _read_simple(file: RawFile | None, spec, ctx: ParseContext, empty: pl.DataFr
     rejected = pl.concat([v.rejected, extra]).sort("source_row")
     out = accepted.select(empty.columns).cast(empty.schema)
     return out, (file, "loaded", table.frame.height, out.height, "", rejected)
+
+
+def _read_targets(file: RawFile | None, ctx: ParseContext, towns: pl.DataFrame,
+                  specialty: pl.DataFrame) -> tuple[pl.DataFrame, tuple | None]:
+    """reference/targets.csv or .xlsx (contract section 6.2): the accepted targets, and the
+    file's dq record.
+
+    A blank cell is required_missing (every column is required); an unknown level, an
+    indicator that is not a column of the level's indicator table or a target that is not a
+    number is value_invalid; an id not in the towns (level town; a 12-digit code ending 000 is
+    cut to 9) or the specialty towns is unknown_town; a year breaks the year rule; the same
+    (level, id, year, indicator) twice, compared after normalisation among rows whose key
+    cells are valid, is duplicate_key on every such row. The target is kept as written, in
+    the indicator's own unit (no rounding: a ratio's target is a fraction).
+    """
+    if file is None:
+        return EMPTY_TARGETS, None
+    try:
+        table = read_cells(file.path, TARGETS_REF, read_version(file.path, file.sha256 or None))
+    except FileRejected as exc:
+        return EMPTY_TARGETS, (file, "rejected", 0, 0, f"{exc.zh} / {exc.en}", _empty_rejected())
+    frame = table.frame
+    names = [c.name for c in TARGETS_REF.columns]
+
+    def text(c: str) -> pl.Expr:
+        t = pl.col(c).str.strip_chars()
+        return pl.when(t != "").then(t)
+
+    level = text("level").str.to_lowercase().replace_strict(TARGET_LEVELS, default=None)
+    town_id = text("id")
+    town_id = pl.when(town_id.str.contains(r"^\d{12}$") & town_id.str.ends_with("000")).then(
+        town_id.str.slice(0, 9)).otherwise(town_id)
+    ident = pl.when(level == "town").then(town_id).otherwise(text("id"))
+    known_id = (pl.when(level == "town").then(ident.is_in(towns["town_code"].implode()))
+                .otherwise(ident.is_in(specialty["id"].implode())))
+    indicator = text("indicator")
+    known_indicator = pl.lit(False)
+    for lvl, table_name in TARGET_TABLES.items():
+        known_indicator = known_indicator | (
+            (level == lvl) & indicator.is_in([i.name for i in indicators(table_name)]))
+    year, year_rule = parse_year("year", TARGETS_REF.column("year"), ctx)
+    target_text = pl.col("target").str.strip_chars()
+    number = target_text.str.replace_all(r"[,，\s]", "").cast(pl.Float64, strict=False)
+    number = pl.when(number.is_finite()).then(number)
+
+    missing, invalid = pl.lit(RuleName.REQUIRED_MISSING), pl.lit(RuleName.VALUE_INVALID)
+    rules = {
+        "level": pl.when(text("level").is_null()).then(missing).when(level.is_null()).then(invalid),
+        "id": pl.when(text("id").is_null()).then(missing)
+        .when(level.is_not_null() & ~known_id.fill_null(False)).then(pl.lit(RuleName.UNKNOWN_TOWN)),
+        "year": year_rule,
+        "indicator": pl.when(indicator.is_null()).then(missing)
+        .when(level.is_not_null() & ~known_indicator.fill_null(False)).then(invalid),
+        "target": pl.when(target_text.is_null() | target_text.is_in(BLANK_MARKERS)).then(missing)
+        .when(number.is_null()).then(invalid),
+    }
+    # a cell holding a control character, or longer than Excel allows (contract section 2)
+    unsafe = {c: has_control_expr(pl.col(c)) | (pl.col(c).str.len_chars() > CELL_MAX_CHARS).fill_null(False)
+              for c in names}
+    frame = frame.with_columns(
+        level.alias("__level"), ident.alias("__id"), year.cast(pl.Int32).alias("__year"),
+        indicator.alias("__indicator"), number.alias("__target"),
+        *[pl.when(unsafe[c]).then(invalid).otherwise(rules[c]).cast(pl.String).alias(f"{c}__rule")
+          for c in names],
+    )
+    key = list(TARGETS_REF.key)
+    key_valid = pl.all_horizontal(pl.col(f"{k}__rule").is_null() for k in key)
+    normalised = [f"__{k}" for k in key]
+    dup = key_valid & (pl.len().over(normalised) > 1)
+    frame = frame.with_columns(dup.alias("__dup"))
+    rejected = pl.concat([
+        *[frame.filter(pl.col(f"{c}__rule").is_not_null()).select(
+            "source_row", pl.lit(c).alias("column"), pl.col(f"{c}__rule").alias("rule"),
+            pl.col(c).alias("value")).cast(REJECTED_SCHEMA) for c in names],
+        frame.filter("__dup").select(
+            "source_row", pl.lit(";".join(key)).alias("column"),
+            pl.lit(RuleName.DUPLICATE_KEY).alias("rule"),
+            pl.concat_str([pl.col(c).cast(pl.String) for c in normalised], separator=";").alias("value"),
+        ).cast(REJECTED_SCHEMA),
+    ]).sort("source_row", "column")
+    bad = pl.any_horizontal(*[pl.col(f"{c}__rule").is_not_null() for c in names], pl.col("__dup"))
+    out = (
+        frame.filter(~bad)
+        .select(*[pl.col(f"__{c}").alias(c) for c in EMPTY_TARGETS.columns])
+        .cast(EMPTY_TARGETS.schema)
+        .sort(key)
+    )
+    return out, (file, "loaded", frame.height, out.height, "", rejected)

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import settings
-from pipelines.echo import mask_ids
+from pipelines.echo import echo_expr, mask_ids
 from pipelines.ingest.cells import VALUE_DTYPES, ParseContext
 from pipelines.ingest.inventory import RawFile
 from pipelines.ingest.limits import REJECTED_ROWS_PER_RULE, cap_rejected
@@ -41,7 +41,7 @@ from schemas.columns import SOURCES, SourceSpec
 log = logging.getLogger(__name__)
 
 # Bump when parsing or validation changes, so cached results are not reused.
-PARSER_VERSION = "2026-11-30.2"
+PARSER_VERSION = "2026-11-30.3"
 
 FACT_TABLES = {
     "enterprise": "fact_enterprise_year",
@@ -223,12 +223,14 @@ def validate_file(f: RawFile, spec: SourceSpec, ctx: ParseContext, keyer: Person
         v = validate_table(table.frame, spec, ctx, table.money_factors)
         del table
         accepted = finish_source_columns(spec.name, v.accepted, keyer)
-    except FileRejected as exc:
-        return cache.put(_rejected_outcome(f, f"{exc.zh} / {exc.en}"), None)
+    except FileRejected as exc:  # the message may quote a title row or a header: masked
+        return cache.put(_rejected_outcome(f, mask_ids(f"{exc.zh} / {exc.en}") or ""), None)
     except Exception as exc:  # noqa: BLE001 - one file's accident never stops the others
         return _rejected_outcome(f, failure_message(exc))
     n_bad_rows = v.rejected["source_row"].n_unique()
     rejected, left_out = cap_rejected(v.rejected)
+    # what the cache keeps is echoed already: no clear person ID in any file of ours
+    rejected = rejected.with_columns(echo_expr(pl.col("value")).alias("value"))
     msg = ""
     if n_bad_rows:
         zh = f"{n_bad_rows} 行被拒收，见 dq_rejected_row"

@@ -52,11 +52,38 @@ def _flag(frame: pl.LazyFrame, condition: pl.Expr, key: pl.Expr, name: FlagName,
     )
 
 
+def _report_missing(ent: pl.LazyFrame, years: pl.Series, tx: pl.LazyFrame, employment: Frame,
+                    memo: Memo) -> pl.LazyFrame:
+    """report_missing: a report of Y-1 and none of Y (Y a report year, i.e. a year with
+    reports), while the enterprise has accepted tax rows of Y or is an employer in accepted
+    enrolment rows of Y. Key 'Y|uscc'; detail: the output value and town of Y-1's report."""
+    last = ent.select((pl.col("year") + 1).cast(pl.Int32).alias("year"), "uscc",
+                      pl.col("output_value").alias("_before"), pl.col("town_code").alias("_town"))
+    missing = (last.filter(pl.col("year").is_in(years.implode()))
+               .join(ent.select("year", "uscc"), on=["year", "uscc"], how="anti"))
+    taxed = tx.filter(pl.col("year").is_in(years.implode())).select("year", "uscc").unique()
+    periods = pl.Series([f"{y}-{m:02d}" for y in years.to_list() for m in range(1, 13)], dtype=pl.String)
+    enrolled = (
+        lazy(employment)
+        .filter(pl.col("period").is_in(periods.implode()))
+        .select(pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"), pl.col("employer_uscc").alias("uscc"))
+        .unique()
+    )
+    enrolled = memo("employer_enrolled_years", enrolled)
+    active = pl.concat([taxed, enrolled]).unique()
+    return _flag(
+        missing.join(active, on=["year", "uscc"], how="semi"),
+        pl.lit(True),
+        _enterprise_key(), FlagName.REPORT_MISSING,
+        output_value=_money(pl.col("_before")).fill_null("-"), town=pl.col("_town").fill_null("-"),
+    )
+
+
 def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: Memo = NO_MEMO) -> pl.DataFrame:
     """dq_flag rows (source, key, rule, detail), unique on (source, key, rule).
 
-    `memo` keeps December's insured persons per employer (`indicators/memo.py`); it must be
-    keyed by the employment and enterprise facts.
+    `memo` keeps December's insured persons per employer and the employers enrolled in each
+    report year (`indicators/memo.py`); it must be keyed by the employment and enterprise facts.
 
     Enterprise flags have source 'enterprise' and key 'year|uscc'; total_tax_mismatch has
     source 'tax' and key 'period|uscc'. detail is a short Chinese/English text with the numbers.
@@ -124,7 +151,8 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
         FlagName.TOTAL_TAX_MISMATCH,
         total=_money(pl.col("total_tax_reported")), parts=_money(parts_sum),
     )
-    flags = pl.concat([tax_sales_gap, employment_gap, yoy_jump, rd_exceeds, giant, mismatch])
+    report_missing = _report_missing(ent, years, tx, employment, memo)
+    flags = pl.concat([tax_sales_gap, employment_gap, yoy_jump, rd_exceeds, giant, mismatch, report_missing])
     return (
         flags.unique(subset=["source", "key", "rule"], keep="first")
         .sort("source", "rule", "key")

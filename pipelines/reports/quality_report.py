@@ -8,7 +8,11 @@ Chinese first, English second. It shows, from the warehouse's ``dq_*`` tables:
    column named ``person_id`` is never printed (the warehouse never stores one anyway). A
    province has half a million of them: the page lists the first ``DETAIL_ROWS`` of each
    rule, and ``rejected_rows.csv`` beside it (UTF-8 with BOM, opens in Excel) has them all;
-3. the cross-source warnings (``dq_flag``) per enterprise, the most-flagged first;
+3. the cross-source warnings (``dq_flag``) per enterprise, the most-flagged first, and the
+   enterprises that did not report (``report_missing``) in their own part, each with its
+   report of the year before (name, town, output value) and the specialty towns it belongs to
+   (its town in the specialty town's area, its industry among the core or supporting codes),
+   so that the bureau can chase them before the evaluation;
 4. what changed since the last refresh: ``dq_file`` compared with the snapshot that the
    previous run wrote beside the report (``quality_snapshot.json``).
 
@@ -28,9 +32,11 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID
+from pipelines.indicators.specialty import in_area, specialty_industries
 from pipelines.reports.safe_cells import echoed_files, echoed_rejected, write_csv
 from pipelines.reports.tables import TableSource, table_reader
-from schemas.rules import FLAGS, RULES
+from schemas.rules import FLAGS, RULES, FlagName
 
 SNAPSHOT_NAME = "quality_snapshot.json"
 SNAPSHOT_FIELDS = ("path", "source", "status", "sha256", "rows_read", "rows_loaded",
@@ -282,6 +288,72 @@ def _flags_section(flags: pl.DataFrame, names: pl.DataFrame) -> str:
     return "".join(out)
 
 
+def missing_reports(flags: pl.DataFrame, enterprise: pl.DataFrame, read) -> pl.DataFrame:
+    """The report_missing flags as rows (year, uscc, name, town_code, town_name, specialty_towns,
+    output_value): name, town and output value from the enterprise's report of year - 1;
+    specialty_towns the '；'-joined names of the specialty towns it belongs to. `enterprise` is
+    fact_enterprise_year; `read` gives a table by name (dim_town, dim_specialty_town, read only
+    when there is a missing report)."""
+    columns = {"year": pl.Int32, "uscc": pl.String, "name": pl.String, "town_code": pl.String,
+               "town_name": pl.String, "specialty_towns": pl.String, "output_value": pl.Float64}
+    parts = flags.filter(pl.col("rule") == str(FlagName.REPORT_MISSING)).select(
+        pl.col("key").str.split("|").list.first().cast(pl.Int32, strict=False).alias("year"),
+        pl.col("key").str.split("|").list.last().alias("uscc")).unique()
+    if parts.height == 0:
+        return pl.DataFrame(schema=columns)
+    ent = enterprise.select(
+        (pl.col("year").cast(pl.Int32) + 1).alias("year"), "uscc", "name", "town_code", "industry_code",
+        pl.col("output_value").cast(pl.Float64))
+    rows = parts.join(ent, on=["year", "uscc"], how="left")
+    specialty = read("dim_specialty_town")
+    belongs = (in_area(rows.lazy().select("year", "uscc", "town_code", "industry_code"), specialty)
+               .join(specialty_industries(specialty), on=[SPECIALTY_TOWN_ID, "industry_code"], how="semi")
+               .join(specialty.lazy().select(pl.col("id").alias(SPECIALTY_TOWN_ID), pl.col("name").alias("_st")),
+                     on=SPECIALTY_TOWN_ID, how="left")
+               .unique(["year", "uscc", SPECIALTY_TOWN_ID])
+               .sort(SPECIALTY_TOWN_ID)
+               .group_by("year", "uscc")
+               .agg(pl.col("_st").str.join("；").alias("specialty_towns"))
+               .collect())
+    towns = read("dim_town").select("town_code", "town_name")
+    return (rows.join(belongs, on=["year", "uscc"], how="left")
+            .join(towns, on="town_code", how="left")
+            .sort(["year", "output_value", "uscc"], descending=[True, True, False], nulls_last=True)
+            .select(pl.col(c).cast(t) for c, t in columns.items()))
+
+
+def _money_text(v: Any) -> str:
+    return "" if v is None else f"{v:,.2f}"
+
+
+def _missing_section(missing: pl.DataFrame) -> str:
+    zh, en = FLAG_ZH[str(FlagName.REPORT_MISSING)]
+    out = ["<h2 id='report-missing'>五、未报企业 <span class=en>Enterprises that did not report</span></h2>",
+           f"<p class=note>{_e(zh)}：上年报送年报、本年有税收或参保记录但未报送年报的企业，请在认定评价前催报；"
+           "指标不作插补。 / Enterprises that reported the year before and have tax or enrolment rows "
+           "this year but no report: please chase them before the evaluation; nothing is imputed into "
+           f"the indicators ({_e(en)}).</p>"]
+    if missing.height == 0:
+        return "".join(out) + "<p>无未报企业 / every enterprise reported.</p>"
+    shown = missing.head(FLAGGED_ENTERPRISES)
+    if missing.height > FLAGGED_ENTERPRISES:
+        out.append(f"<p class=note>产值最大的前 {FLAGGED_ENTERPRISES:,} 家（共 {missing.height:,} 家；全部见数据仓库表 "
+                   f"dq_flag） / the {FLAGGED_ENTERPRISES:,} largest of {missing.height:,} (all are in the "
+                   "warehouse table dq_flag)</p>")
+    out.append("<table><thead><tr><th>年度 <span class=en>year</span></th><th>统一社会信用代码 <span class=en>"
+               "USCC</span></th><th>企业名称（上年年报） <span class=en>name (last report)</span></th>"
+               "<th>乡镇 <span class=en>town</span></th><th>所属专业镇 <span class=en>specialty town(s)</span>"
+               "</th><th>上年工业总产值（元） <span class=en>output value of the year before (yuan)</span></th>"
+               "</tr></thead><tbody>")
+    for r in shown.iter_rows(named=True):
+        town = " ".join(_e(v) for v in (r["town_code"], r["town_name"]) if v)
+        out.append(f"<tr><td>{_e(r['year'])}</td><td>{_e(r['uscc'])}</td><td>{_e(r['name'])}</td>"
+                   f"<td>{town}</td><td>{_e(r['specialty_towns'])}</td>"
+                   f"<td class=n>{_money_text(r['output_value'])}</td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _changes_section(diff: dict[str, list], previous_at: str | None) -> str:
     out = ["<h2>四、与上次刷新相比的变化 <span class=en>What changed since the last refresh</span></h2>"]
     if diff.get("first_run"):
@@ -321,8 +393,9 @@ def write_quality_report(url: TableSource, out: Path, previous: Path | None = No
     dq_file = echoed_files(read("dq_file"))
     rej = echoed_rejected(read("dq_rejected_row"))
     flags = read("dq_flag")
-    names = read("fact_enterprise_year").sort("year").select("uscc", "name").unique(
-        "uscc", keep="last", maintain_order=True)
+    enterprise = read("fact_enterprise_year")
+    names = enterprise.sort("year").select("uscc", "name").unique("uscc", keep="last", maintain_order=True)
+    missing = missing_reports(flags, enterprise, read)
 
     snapshot = file_snapshot(dq_file)
     diff = diff_snapshots(before, snapshot)
@@ -344,6 +417,7 @@ def write_quality_report(url: TableSource, out: Path, previous: Path | None = No
         f"{_e(mtime)}</p></header><main><div class=cards>{cards}</div>"
         + _changes_section(diff, before.get("generated_at") if before else None)
         + _files_section(dq_file) + _rejected_section(rej) + _flags_section(flags, names)
+        + _missing_section(missing)
         + "</main></body></html>")
     out.write_text(page, encoding="utf-8")
     write_rejected_csv(rej, out.parent / REJECTED_CSV)

@@ -201,6 +201,37 @@ SPECS: list[Spec] = [
         ["criteria_set", "specialty_town_id", "year"], [("specialty_town_id",), ("year",)],
     ),
     Spec(
+        "eval_gap", "专业镇认定差距（逐项指标，对外）", "distance to recognition, one row per indicator a criterion reads (published)",
+        [
+            ColumnDecl("criteria_set", String, True, "标准集名称", "criteria set"),
+            ST_ID, YEAR,
+            ColumnDecl("indicator", String, True, "标准项读取的指标（ind_specialty_town_year 列名）", "indicator a criterion reads, an ind_specialty_town_year column"),
+            ColumnDecl("value", Double, False, "指标值（空=无数据）", "value, null when missing"),
+            ColumnDecl("threshold", Double, False, "门槛值（全国性大市场时市场项为空）", "threshold, null for market when national_market"),
+            ColumnDecl("shortfall", Double, False, "差距 = max(0, 门槛 − 指标值)，指标自身单位；无数据差整个门槛；全国性大市场为 0", "shortfall = max(0, threshold - value) in the indicator's unit; the whole threshold when the value is null; 0 when national_market"),
+            ColumnDecl("met", Boolean, True, "是否达标（指标值 ≥ 门槛，或全国性大市场）", "met: value >= threshold, or national_market"),
+        ],
+        ["criteria_set", "specialty_town_id", "year", "indicator"], [("specialty_town_id",), ("year",)],
+    ),
+    Spec(
+        "eval_target", "年度目标及进度（内部：含未经披露控制的实际值）",
+        "yearly targets and progress (internal: unsuppressed actual and to-date values)",
+        [
+            ColumnDecl("level", String, True, "层级：town 乡镇 / specialty_town 专业镇", "level: town / specialty_town"),
+            ColumnDecl("id", String, True, "乡镇代码（9位）或专业镇编号", "town code (9 digits) or specialty town id"),
+            YEAR,
+            ColumnDecl("indicator", String, True, "指标（乡镇为 ind_town_year 的列名，专业镇为 ind_specialty_town_year 的列名）", "indicator: a column of ind_town_year (town) or ind_specialty_town_year (specialty town)"),
+            ColumnDecl("target", Double, True, "目标值（指标自身单位：元、人、家；比率和增速为小数）", "target, in the indicator's own unit (yuan, persons, enterprises; a fraction for a ratio or yoy)"),
+            ColumnDecl("actual", Double, False, "实际值（该年度指标表中的值；无此行为空）", "actual: the indicator for that id and year, null when there is no such row"),
+            ColumnDecl("attainment", Double, False, "完成率 = 实际值 / 目标值（实际值为空或目标值 ≤ 0 时为空）", "attainment = actual / target, null when actual is null or target <= 0"),
+            ColumnDecl("met", Boolean, True, "是否完成（实际值 ≥ 目标值；实际值为空为否）", "met: actual >= target, false when actual is null"),
+            ColumnDecl("latest_period", String(7), False, "全域该年最新所属期（YYYY-MM，仅税收合计和参保人数；无数据为空）", "latest period of Y in the whole area's tax (tax_total) or enrolment (insured_persons) rows, YYYY-MM; null otherwise"),
+            ColumnDecl("to_date", Double, False, "本年累计：税收合计为1月至最新所属期的税收（元），参保人数为最新所属期的参保人数（人）", "to date: tax_total, total tax of the months of Y up to latest_period (yuan); insured_persons, persons enrolled in latest_period"),
+            ColumnDecl("to_date_prev", Double, False, "上年同期：上年相同月份的累计税收（元）或上年同月参保人数（人）", "the same for Y-1: the same months (tax, yuan) or the same month (persons)"),
+        ],
+        ["level", "id", "year", "indicator"], [("year",)],
+    ),
+    Spec(
         "pub_town_year", "乡镇年度指标（披露控制后，对外）", "town indicators by year after disclosure control (published)",
         [
             TOWN, YEAR, *_indicator_columns(TOWN_TABLE, money_required=False),
@@ -297,6 +328,7 @@ ind_town_year = TABLES["ind_town_year"]
 ind_specialty_town_year = TABLES["ind_specialty_town_year"]
 eval_criterion = TABLES["eval_criterion"]
 eval_specialty_town = TABLES["eval_specialty_town"]
+eval_target = TABLES["eval_target"]
 pub_town_year = TABLES["pub_town_year"]
 dq_file = TABLES["dq_file"]
 dq_rejected_row = TABLES["dq_rejected_row"]
@@ -308,9 +340,15 @@ def table_names() -> list[str]:
     return [s.name for s in SPECS]
 
 
+#: eval_* tables the reader may not read: eval_target holds a town's unsuppressed actual and
+#: to-date values (contract v4 section 3).
+PRIVATE_EVAL_TABLES = frozenset({"eval_target"})
+
+
 def reader_can_read(name: str) -> bool:
-    """Contract section 3: townstat_reader reads dim_*, pub_*, eval_* and dq_file only."""
-    return name.startswith(("dim_", "pub_", "eval_")) or name == "dq_file"
+    """Contract section 3: townstat_reader reads dim_*, pub_*, eval_* (not eval_target) and
+    dq_file only."""
+    return (name.startswith(("dim_", "pub_", "eval_")) and name not in PRIVATE_EVAL_TABLES) or name == "dq_file"
 
 
 READER_TABLES: list[str] = [n for n in table_names() if reader_can_read(n)]

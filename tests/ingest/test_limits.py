@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipelines.ingest.limits import REJECTED_ROWS_PER_RULE, check_xlsx, column_number
-from tests.ingest.rawfiles import ingest, uscc, write_csv, write_xlsx
+from tests.ingest.rawfiles import ingest, rejected, uscc, write_csv, write_xlsx
 
 TAX_HEADER = "所属期,纳税人识别号,增值税"
 
@@ -133,3 +133,61 @@ def test_a_file_lists_at_most_ten_thousand_rejected_rows_per_rule(tmp_path, bad_
     assert got == {"uscc_invalid": (2, REJECTED_ROWS_PER_RULE + 1, REJECTED_ROWS_PER_RULE),
                    "value_invalid": (bad_rows + 2, bad_rows + 6, 5)}
     assert "37" in o.message and "10,000" in o.message
+
+
+# -- found by the fuzz campaign (bench/fuzz.py) ----------------------------------------------------
+
+def test_absurd_amounts_and_ids_typed_into_number_cells_are_rejected_never_stored(tmp_path):
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    pid18, pid15 = "140105199001011234", "140105480210436"
+    write_csv(raw / "tax" / "t.csv", [
+        "所属期,纳税人识别号,增值税,开票销售额",
+        f"2024-01,{uscc(1)},{pid18},1",          # row 2: an 18-digit ID in an amount
+        f"2024-02,{uscc(1)},{pid15},1",          # row 3: a 15-digit one
+        f"2024-03,{uscc(1)},1e308,1",            # row 4: finite, beyond any real amount
+        f"2024-04,{uscc(1)},99999999999999,1",   # row 5: 1e14 - 1 yuan: the largest allowed
+        f"2024-05,{uscc(1)},100000000000000,1",  # row 6: 1e14 yuan: beyond any real amount
+    ])
+    write_csv(raw / "enterprise" / "e.csv", [
+        "统计年度,统一社会信用代码,单位详细名称,乡镇代码,行业代码,工业总产值(万元),营业收入,从业人员期末人数",
+        f"2024,{uscc(2)},甲厂,140823100,3054,1e308,100,10",  # 1e308 万元: no finite amount
+        f"2024,{uscc(3)},乙厂,140823100,3054,100,100,{pid15}",
+    ])
+    tax = ingest(raw, "tax", cache)
+    got = {(r, c, rule) for (_, r, c, rule) in rejected(tax)}
+    assert got == {(2, "vat", "out_of_range"), (3, "vat", "out_of_range"), (4, "vat", "out_of_range"),
+                   (6, "vat", "out_of_range")}
+    assert tax.current.select("period", "vat").rows() == [("2024-04", 99999999999999.0)]
+    shown = dict(tax.outcomes[0].rejected.select("source_row", "value").iter_rows())
+    assert shown[2] == shown[3] == "***"  # echoed masked, never a number
+    ent = ingest(raw, "enterprise", cache)
+    assert {(r, c, rule) for (_, r, c, rule) in rejected(ent)} == {
+        (2, "output_value", "value_invalid"), (3, "employees", "out_of_range")}
+    assert ent.current.height == 0
+    # nothing the pipeline keeps for itself holds the IDs in clear
+    for f in cache.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert pid18.encode() not in data and pid15.encode() not in data, f
+
+
+def test_a_sheet_wider_than_excel_without_cell_references_is_refused(tmp_path):
+    raw = tmp_path / "raw"
+    header = b'<row r="1">' + b"".join(
+        f'<c t="inlineStr"><is><t>{h}</t></is></c>'.encode() for h in TAX_HEADER.split(",")) + b"</row>"
+    wide_row = b'<row r="2">' + b'<c t="inlineStr"><is><t>x</t></is></c>' * 16_385 + b"</row>"
+    bare_xlsx(raw / "tax" / "wide.xlsx", sheet(header + wide_row))
+    o = _outcome(ingest(raw, "tax"), "wide.xlsx")
+    assert o.status == "rejected" and "16,385" in o.message and "16,384" in o.message, o.message
+
+
+def test_a_workbook_that_unpacks_beyond_the_memory_bound_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWNSTAT_MEMORY_BOUND_MB", "64")  # the file may unpack to 16 MB at most
+    raw = tmp_path / "raw"
+    path = bare_xlsx(raw / "tax" / "strings.xlsx", sheet(b'<row r="1"/>'))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/sharedStrings.xml", b"<sst>" + b"x" * 20_000_000 + b"</sst>")
+    assert path.stat().st_size < 1_000_000
+    o = _outcome(ingest(raw, "tax"), "strings.xlsx")
+    assert o.status == "rejected" and "TOWNSTAT_MEMORY_BOUND_MB" not in o.message
+    assert "memory bound" in o.message, o.message

@@ -49,8 +49,8 @@ def test_the_catalogue_declares_the_contracts_rules_and_flags():
     row_rules = set(re.findall(r"`([a-z_]+)`", _section(1).split("Row rules")[1]))
     assert set(rules.RULES) == row_rules
     flags = set(re.findall(r"^\| `([a-z_]+)` \|", _section(8), re.M))
-    assert flags <= set(rules.FLAGS)  # report_missing (contract v4) is declared ahead of docs/
-    assert {n for n, f in rules.FLAGS.items() if f.computed} == flags - {"report_missing"}
+    assert flags == set(rules.FLAGS)
+    assert {n for n, f in rules.FLAGS.items() if f.computed} == flags
     for entries in (rules.RULES, rules.FLAGS):
         for name, entry in entries.items():
             assert name == entry.name and type(name) is str

@@ -18,7 +18,8 @@ from pipelines.warehouse.roles import ReaderRoleError
 ROOT = Path(__file__).parents[2]
 OWNER = "owner_cr"  # a database owner with CREATEROLE, not a superuser
 
-READABLE = ["pub_town_year", "dim_town", "dim_specialty_town", "eval_specialty_town", "eval_criterion", "dq_file"]
+READABLE = ["pub_town_year", "dim_town", "dim_specialty_town", "eval_specialty_town", "eval_criterion", "eval_gap",
+            "dq_file"]
 PRIVATE = [
     "ind_town_year", "ind_specialty_town_year", "fact_employment_month", "fact_enterprise_year",
     "fact_tax_month", "fact_market_entity", "dq_rejected_row", "dq_flag",
@@ -106,7 +107,7 @@ def test_grant_reader_by_a_createrole_database_owner(postgres_server):
             conn.execute(f"GRANT pg_read_all_data TO {READER_ROLE}")
         granted = grant_reader(url, password="pw")
         assert granted == ["dim_town", "dim_specialty_town", "eval_criterion", "eval_specialty_town",
-                           "pub_town_year", "dq_file"]
+                           "eval_gap", "pub_town_year", "dq_file"]
         _check_reader(url)
         with _reader_conn(url) as conn:
             assert conn.execute("SELECT count(*) FROM pub_town_year").fetchone()[0] == 3
@@ -129,15 +130,15 @@ def test_grant_reader_by_a_createrole_database_owner(postgres_server):
             assert conn.execute("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member "
                                 "WHERE r.rolname = %s", [READER_ROLE]).fetchone()[0] == 0
 
-        # eval_target (contract v4 section 3) is never readable, even one made by hand and granted
+        # eval_target (contract v4 section 3) is never readable, even when granted by hand
         with psycopg.connect(postgres_server.dsn(name, user=OWNER), autocommit=True) as conn:
-            conn.execute("CREATE TABLE eval_target (level text, id text, year int, indicator text, target float8)")
-            conn.execute("INSERT INTO eval_target VALUES ('town', '140823100', 2024, 'output_value', 1.5)")
+            conn.execute("INSERT INTO eval_target (level, id, year, indicator, target, met) "
+                         "VALUES ('town', '140823100', 2024, 'output_value', 1.5, false)")
             conn.execute(f"GRANT SELECT ON eval_target TO {READER_ROLE}")
         proc = _grant_reader_cli(url)  # `townstat db grant-reader`, as owner_cr
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.strip() == ("townstat_reader 可读 / may read: dim_town, dim_specialty_town, "
-                                       "eval_criterion, eval_specialty_town, pub_town_year, dq_file")
+                                       "eval_criterion, eval_specialty_town, eval_gap, pub_town_year, dq_file")
         with _reader_conn(url) as conn:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("SELECT * FROM eval_target")
@@ -168,7 +169,7 @@ def test_grant_reader_reports_tables_it_does_not_own(postgres_server):
         assert "Traceback" not in proc.stderr
         grant_reader(su_url, None)  # the owner puts it right; then owner_cr finds nothing to fix
         assert grant_reader(url, None) == ["dim_town", "dim_specialty_town", "eval_criterion",
-                                           "eval_specialty_town", "pub_town_year", "dq_file"]
+                                           "eval_specialty_town", "eval_gap", "pub_town_year", "dq_file"]
         _check_reader(url)
     finally:
         postgres_server.drop_database(name)

@@ -26,7 +26,7 @@ def _contract_tables() -> dict[str, list[str]]:
 
 def test_every_contract_table_with_its_key():
     contract = _contract_tables()
-    assert len(contract) == 14
+    assert len(contract) == 16  # contract v4 added eval_gap and eval_target
     assert set(contract) == set(table_names())
     for name, key in contract.items():
         assert [c.name for c in TABLES[name].primary_key.columns] == key, name
@@ -86,7 +86,7 @@ def test_reserved_words_quoted_and_ddl_compiles():
 
 def test_reader_tables():
     assert READER_TABLES == [
-        "dim_town", "dim_specialty_town", "eval_criterion", "eval_specialty_town",
+        "dim_town", "dim_specialty_town", "eval_criterion", "eval_specialty_town", "eval_gap",
         "pub_town_year", "dq_file",
     ]
     assert all(SPEC_BY_NAME[n].indexes is not None for n in READER_TABLES)

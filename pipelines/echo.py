@@ -50,11 +50,16 @@ def has_clear_id_expr(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.contains(_ID_PL).fill_null(False)
 
 
+def printable(text: str | None) -> str | None:
+    """``text`` with IDs masked and control characters as U+FFFD, never shortened (messages)."""
+    return None if text is None else _CONTROL_RE.sub("\ufffd", mask_ids(text) or "")
+
+
 def echo(text: str | None) -> str | None:
     """A raw value as it may be shown: IDs masked, control characters as U+FFFD, shortened."""
     if text is None:
         return None
-    out = _CONTROL_RE.sub("\ufffd", mask_ids(text) or "")
+    out = printable(text) or ""
     # one character of slack: an echo of an echo is the same echo
     return out if len(out) <= ECHO_CHARS + 1 else out[:ECHO_CHARS] + "…"
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.echo import echo_expr, mask_ids
+from pipelines.echo import echo_expr, mask_ids, printable
 from pipelines.ingest.inventory import RawFile
 from pipelines.ingest.validate import rejection_messages
 from schemas.columns import REFERENCES, SOURCES, SourceSpec
@@ -33,16 +33,10 @@ def file_record(f: RawFile, status: str, rows_read: int, rows_loaded: int, messa
         "sha256": f.sha256 or None,
         "bytes": f.bytes, "mtime": dt.datetime.fromtimestamp(f.mtime, dt.UTC),
         "status": status, "rows_read": rows_read, "rows_loaded": rows_loaded,
-        "rows_rejected": rows_read - rows_loaded, "message": echo_message(message),
+        "rows_rejected": rows_read - rows_loaded, "message": printable(message),
     }
 
 
-def echo_message(message: str | None) -> str | None:
-    """A message as stored and shown: IDs masked, control characters replaced, never cut."""
-    return None if message is None else mask_ids(message).translate(_CONTROL_TO_REPLACEMENT)
-
-
-_CONTROL_TO_REPLACEMENT = {c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
 
 
 def rejected_records(f: RawFile, rejected: pl.DataFrame, spec: SourceSpec | None) -> pl.DataFrame:

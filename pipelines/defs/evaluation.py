@@ -16,8 +16,10 @@ from dagster import (
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
 from pipelines.defs.metadata import frame_preview
+from pipelines.echo import printable
 from pipelines.evaluation.criteria import load_criteria_sets
 from pipelines.evaluation.gap import gap_table, shortfall_mismatches
+from pipelines.evaluation.progress import STATUS_ZH, progress_frame, target_names
 from pipelines.evaluation.scoring import evaluate
 from pipelines.evaluation.targets import attainment_mismatches, target_table, unevaluated_targets
 
@@ -68,6 +70,23 @@ def eval_gap(context: AssetExecutionContext, ind: pl.DataFrame, refs: FrameBundl
 TARGETS_KEY = AssetKey(["eval", "targets"])
 
 
+def _laggard_table(laggards: pl.DataFrame, limit: int = 50) -> str:
+    """The laggards as a Markdown table for the asset's page (the first ``limit``)."""
+    if laggards.is_empty():
+        return "没有落后的目标 / no target behind"
+    lines = ["| 名称 name | 年度 year | 指标 indicator | 目标 target | 实际/累计 actual/to date | 状态 status |",
+             "|---|---|---|---|---|---|"]
+    for r in laggards.head(limit).iter_rows(named=True):
+        got = r["actual"] if r["actual"] is not None else r["to_date"]
+        when = f"（截至 {r['latest_period']}）" if r["actual"] is None and r["latest_period"] else ""
+        name = (printable(r["name"]) or "").replace("|", "｜")
+        lines.append(f"| {name} | {r['year']} | {r['indicator_zh']} | {r['target']:,.2f} | "
+                     f"{'' if got is None else f'{got:,.2f}'}{when} | {r['status_zh']} |")
+    if laggards.height > limit:
+        lines.append(f"\n另有 {laggards.height - limit} 项 / {laggards.height - limit} more")
+    return "\n".join(lines)
+
+
 @asset(key=TARGETS_KEY, group_name="evaluation", kinds={"polars"},
        ins=ins("refs", "enterprise", "tax", "employment", "registry", ind_town="ind_town",
                ind_specialty="ind_specialty"),
@@ -84,12 +103,14 @@ def eval_target(context: AssetExecutionContext, refs: FrameBundle, enterprise: F
     targets = refs["ref_target"]
     table = target_table(targets, ind_town, ind_specialty, tax.scan("fact"), employment.scan("fact"),
                          enterprise["fact"], registry["fact"], refs["dim_specialty_town"])
-    laggards = table.filter(~pl.col("met"))
+    progress = progress_frame(table, target_names(refs["dim_town"], refs["dim_specialty_town"]))
+    laggards = progress.filter(pl.col("laggard"))
+    by_status = dict(progress.group_by("status").len().iter_rows())
     yield Output(table, metadata={
         "dagster/row_count": table.height,
         "targets_met": int(table["met"].sum()) if table.height else 0,
-        "laggards": MetadataValue.json([f"{r['level']}:{r['id']}:{r['year']}:{r['indicator']}"
-                                        for r in laggards.head(50).iter_rows(named=True)]),
+        "status": MetadataValue.json({f"{STATUS_ZH[k]} {k}": v for k, v in sorted(by_status.items())}),
+        "laggards": MetadataValue.md(_laggard_table(laggards)),
         "preview": frame_preview(table, 20),
     })
     missing, extra = unevaluated_targets(targets, table)

@@ -214,3 +214,23 @@ def test_report_missing_flags_the_firm_that_stopped(warehouse):
     # nothing imputed: A's 2024 output is the three reports, not u7's last value
     town = read_table(warehouse, "ind_town_year").filter((pl.col("town_code") == A) & (pl.col("year") == 2024))
     assert town["output_value"][0] == 5.5e7
+
+
+def test_laggards_in_the_asset_metadata(warehouse):
+    from pipelines.defs.evaluation import _laggard_table
+    from pipelines.evaluation.progress import progress_frame, target_names
+
+    progress = progress_frame(read_table(warehouse, "eval_target"), target_names(
+        read_table(warehouse, "dim_town"), read_table(warehouse, "dim_specialty_town")))
+    # missed: B's 2024 insured 1 of 2, glass's 2024 tax 500 of 1000 and market share 0.25 of 0.5;
+    # behind within 2025: A's tax 20 by March against 100 x 3/12 = 25, A's insured 2 of 3 and
+    # glass's insured 2 of 10 (stocks); on track: B's tax (target 0), glass's tax 400 >= 50
+    want = {("town", B, 2024, "insured_persons"), ("specialty_town", "glass", 2024, "tax_total"),
+            ("specialty_town", "glass", 2024, "market_share"), ("town", A, 2025, "tax_total"),
+            ("town", A, 2025, "insured_persons"), ("specialty_town", "glass", 2025, "insured_persons")}
+    lag = progress.filter(pl.col("laggard"))
+    assert set(lag.select("level", "id", "year", "indicator").iter_rows()) == want
+    md = _laggard_table(lag)
+    assert md.count("\n| ") == len(want)  # one row per laggard below the header and separator
+    assert "| 桐城镇 | 2025 | 税收合计 | 100.00 | 20.00（截至 2025-03） | 进度落后 |" in md
+    assert "| 玻璃器皿专业镇 | 2024 | 税收合计 | 1,000.00 | 500.00 | 未达标 |" in md

@@ -3,6 +3,7 @@
     townstat refresh      read the raw area, validate, compute, publish (through Dagster)
     townstat demo-data    write a realistic demo raw area (county, city or province)
     townstat status       what the warehouse holds: last refresh, files, rejected rows
+    townstat targets      progress towards the county's yearly targets; --template: the xlsx to fill in
     townstat db grant-reader   create the read-only PostgreSQL role for other departments
 
 The subcommands import what they need when they run: `townstat --help` answers at once,
@@ -91,6 +92,62 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     out = write_evaluation_workbook(_url(args), args.year, Path(args.out))
     _print(f"评价工作簿已写入 / evaluation workbook written: {out}")
+    return 0
+
+
+LEVELS = {"town": "town", "乡镇": "town", "specialty_town": "specialty_town", "专业镇": "specialty_town"}
+
+
+def _usage_error(zh: str, en: str) -> int:
+    print(f"错误：{zh} / error: {en}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    if args.template:
+        return _targets_template(args)
+    if args.out is not None:
+        return _usage_error("--out 只用于 --template", "--out goes with --template")
+    if args.year is None:
+        return _usage_error("请给出 --year（或用 --template 生成填报模板）",
+                            "give --year (or --template to write the template)")
+    from pipelines.evaluation.target_terminal import render_targets
+
+    raw = args.raw or settings.raw_dir()
+    view = render_targets(_url(args), args.year, LEVELS[args.level] if args.level else None,
+                          raw_hint=str(raw).rstrip("/"))
+    _print(view.text.rstrip("\n"))
+    return 0 if view.count else 1
+
+
+def _targets_template(args: argparse.Namespace) -> int:
+    if args.level is not None:
+        return _usage_error("--level 不用于 --template", "--level does not go with --template")
+    if args.out is None:
+        return _usage_error("--template 需要 --out 文件名.xlsx", "--template needs --out FILE.xlsx")
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        return _usage_error(f"模板须保存为 .xlsx 文件：{out}", f"the template is an .xlsx file: {out}")
+    raw = Path(args.raw or settings.raw_dir())
+    try:
+        inside = out.resolve().is_relative_to(raw.resolve())
+    except OSError:
+        inside = False
+    if inside:
+        # an empty targets.xlsx there would be in force at the next refresh: no targets at all
+        return _usage_error(f"不要把空模板直接写进原始区 {raw}：请在别处生成、填好后再放入 {raw}/reference/targets.xlsx",
+                            f"do not write the empty template into the raw area {raw}: write it elsewhere, "
+                            f"fill it in, then put it in {raw}/reference/targets.xlsx")
+    import datetime as dt
+
+    from pipelines.evaluation.target_template import template_choices, write_target_template
+
+    choices = template_choices(_url(args), raw)
+    year = args.year or dt.date.today().year
+    path = write_target_template(out, choices, year)
+    _print(f"年度目标填报模板已写入 / targets template written: {path}\n"
+           f"编号来源 / ids from: {choices.source_zh} / {choices.source_en}\n"
+           f"填好后放入 / when filled in, put it in: {raw}/reference/targets.xlsx，再运行 / then run: townstat refresh")
     return 0
 
 
@@ -202,6 +259,40 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", required=True, metavar="FILE.xlsx")
     rp.add_argument("--warehouse", metavar="URL")
     rp.set_defaults(func=cmd_report)
+
+    tg = sub.add_parser(
+        "targets", help="年度目标完成进度；--template 生成填报模板 / progress towards the yearly targets",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="按年度打印县里下达给各乡镇、专业镇的年度目标及完成进度（eval_target）：目标、完成值"
+                    "（全年实际值，或年内截至最新月份的累计税收/参保人数）、完成率、累计同比和状态（已达标、未达标、"
+                    "进度正常、进度落后、暂无数据）；金额单位万元。用 --template 生成带下拉列表和填写说明的 Excel 填报"
+                    "模板，填好后放入 raw/reference/targets.xlsx 并刷新。\n\n"
+                    "Print the progress towards one year's targets for towns and specialty towns (eval_target): "
+                    "target, value reached (the year's actual, else tax to date / persons insured in the latest "
+                    "month), completion, cumulative year-on-year change and status; money in 10,000 yuan. "
+                    "With --template, write an Excel template (drop-down lists, instructions) to fill in and put "
+                    "in raw/reference/targets.xlsx before a refresh.\n\n"
+                    "退出码 exit codes: 0 该年有目标 the year has targets (or the template was written); "
+                    "1 没有目标 no targets for that year; 2 参数错误 bad arguments.",
+        epilog="示例 examples:\n"
+               "  townstat targets --year 2025\n"
+               "  townstat targets --year 2025 --level specialty_town\n"
+               "  townstat targets --template --out targets.xlsx --year 2026",
+    )
+    tg.add_argument("--year", type=int, metavar="YEAR",
+                    help="统计年度 statistical year (required without --template; with it, the year of the "
+                         "examples)")
+    tg.add_argument("--level", choices=list(LEVELS), metavar="LEVEL",
+                    help="只看乡镇或专业镇 only town (乡镇) or specialty_town (专业镇) targets")
+    tg.add_argument("--template", action="store_true",
+                    help="生成填报模板 write the targets template (.xlsx) instead of printing progress")
+    tg.add_argument("--out", metavar="FILE.xlsx", help="模板文件 template file (with --template)")
+    tg.add_argument("--raw", metavar="DIR",
+                    help="原始区 raw area: where targets go, and the reference files the template's ids come "
+                         "from when the warehouse has none (default: TOWNSTAT_RAW_DIR or ./raw)")
+    tg.add_argument("--warehouse", metavar="URL",
+                    help="SQLAlchemy URL (default: WAREHOUSE_URL or sqlite:///warehouse/warehouse.sqlite)")
+    tg.set_defaults(func=cmd_targets)
 
     qr = sub.add_parser("quality-report", help="数据质量报告和图表 (HTML) / quality report and dashboard",
                         description="写出数据质量报告（每个文件的状态、按规则分组的拒收行、预警）和指标图表。 / "

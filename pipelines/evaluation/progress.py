@@ -12,6 +12,9 @@
 - **累计同比** (`to_date_yoy`): to_date against to_date_prev, the same months of Y-1; null when
   to_date_prev is not positive.
 - **laggard**: 未达标 or 进度落后; what the workbook highlights and the dashboard colours.
+- **completion** (完成率): attainment when the year's indicator exists; otherwise, within the
+  year, to_date / target (the share of the year's target reached so far); null when the
+  target is not positive or there is nothing to compare.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def progress_frame(eval_target: pl.DataFrame, names: dict[tuple[str, str], str] 
 
     Adds: name (from ``names[(level, id)]``, the id when unknown), indicator_zh, unit, kind,
     month (1-12 of latest_period, null without), expected_to_date (flows only), to_date_yoy,
-    status (one of `STATUS_ZH`'s keys), status_zh, laggard. Sorted by level, id, year, indicator.
+    completion, status (one of `STATUS_ZH`'s keys), status_zh, laggard. Sorted by level, id,
+    year, indicator.
     """
     names = names or {}
     labels = {
@@ -83,6 +87,9 @@ def progress_frame(eval_target: pl.DataFrame, names: dict[tuple[str, str], str] 
             expected.alias("expected_to_date"),
             pl.when(pl.col("to_date_prev") > 0)
             .then(pl.col("to_date") / pl.col("to_date_prev") - 1.0).alias("to_date_yoy"),
+            pl.when(pl.col("actual").is_not_null()).then(pl.col("attainment"))
+            .when(has_progress & (pl.col("target") > 0))
+            .then(pl.col("to_date") / pl.col("target")).alias("completion"),
         )
         .with_columns(status.alias("status"))
         .with_columns(

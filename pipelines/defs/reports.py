@@ -43,6 +43,10 @@ def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.DataFr
     return frames
 
 
+# The reports read the suite's tables and the county's goals besides.
+REPORT_TABLES = (*SUITE_TABLES, "eval_gap", "eval_target")
+
+
 @asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
        ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
        check_specs=[AssetCheckSpec("critical_expectations", asset=GX_KEY, blocking=True,
@@ -72,17 +76,20 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
 
 
 @asset(key=["reports", "bureau"], group_name="reports", kinds={"html", "excel"},
-       ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
+       ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags", "gap",
+               "targets"),
        deps=[AssetKey(["warehouse", "published"])],
        description="数据质量报告、评价工作簿与图表 / the quality report, the evaluation workbook "
                    "and the dashboard, of what was just published")
 def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: FrameBundle,
                    enterprise: FrameBundle, ind_town: pl.DataFrame, ind_specialty: pl.DataFrame,
                    evaluation: FrameBundle, pub: pl.DataFrame, dq: FrameBundle,
-                   flags: pl.DataFrame) -> Output[dict]:
+                   flags: pl.DataFrame, gap: pl.DataFrame, targets: pl.DataFrame) -> Output[dict]:
 
     # the frames just published (the same rows `townstat report` reads back from the warehouse)
-    frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
+    frames = {**suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags),
+              "eval_gap": gap, "eval_target": targets}
+    assert set(frames) == set(REPORT_TABLES)
     root = reports.root
     root.mkdir(parents=True, exist_ok=True)
     written = {"quality_report": write_quality_report(frames, root / "quality.html"),

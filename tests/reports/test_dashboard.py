@@ -38,9 +38,9 @@ def test_dashboard_renders_every_chart_offline(county_url, tmp_path):
     source = out.read_text(encoding="utf-8")
     # offline: no CDN, plotly.js inlined
     assert not re.search(r"""<script[^>]+src=["']?https?://""", source)
-    assert "Plotly.newPlot" in source and source.count("<script") == 1 + 6  # plotly.js + a call per chart
+    assert "Plotly.newPlot" in source and source.count("<script") == 1 + 8  # plotly.js + a call per chart
     n_charts = source.count('<div class="chart"')
-    assert n_charts == 6
+    assert n_charts == 8
     url = out.as_uri()
 
     dom = _run(["--dump-dom", url], tmp_path, "dom")
@@ -48,7 +48,7 @@ def test_dashboard_renders_every_chart_offline(county_url, tmp_path):
     html = dom.stdout
     assert len(re.findall(r'class="[^"]*\bjs-plotly-plot\b', html)) == n_charts
     for name in ("town_output", "town_enterprises", "thresholds", "specialty_output",
-                 "specialty_score", "town_trend"):
+                 "specialty_score", "town_trend", "target_progress", "gap"):
         block = html.split(f'id="chart-{name}"')[1].split('data-chart=')[0]
         assert 'class="main-svg"' in block, name
     assert html.count('class="main-svg"') >= n_charts
@@ -57,6 +57,20 @@ def test_dashboard_renders_every_chart_offline(county_url, tmp_path):
     first = html.split('id="chart-town_output"')[1].split('data-chart=')[0]
     assert first.count('class="trace bars"') == years
     assert "各乡镇工业总产值" in html and "专业镇综合得分趋势" in html
+    # the goals: a bar per target of the latest target year, or the note when there is no target
+    targets = read_table(county_url, "eval_target")
+    block = html.split('id="chart-target_progress"')[1].split('data-chart=')[0]
+    if targets.height:
+        assert block.count('class="trace bars"') == 1 and "年度目标进度" in block
+    else:
+        assert "尚无目标 / no targets yet" in block and 'class="trace bars"' not in block
+    # the gap: a bar group per indicator the first criteria set reads, in the latest year
+    gap = read_table(county_url, "eval_gap")
+    first = gap.filter((pl.col("year") == gap["year"].max())
+                       & (pl.col("criteria_set") == gap["criteria_set"].min()))
+    block = html.split('id="chart-gap"')[1].split('data-chart=')[0]
+    assert gap.height and block.count('class="trace bars"') == first["indicator"].n_unique()
+    assert "认定差距" in block
 
     shot = tmp_path / "dashboard.png"
     log = _run(["--enable-logging=stderr", "--v=0", f"--screenshot={shot}", "--window-size=1400,2000",

@@ -7,7 +7,7 @@ import re
 import polars as pl
 from openpyxl import load_workbook
 
-from pipelines.defs.reports import SUITE_TABLES
+from pipelines.defs.reports import REPORT_TABLES
 from pipelines.reports.dashboard import write_dashboard
 from pipelines.reports.quality_report import write_quality_report
 from pipelines.reports.workbook import write_evaluation_workbook
@@ -17,7 +17,7 @@ from pipelines.warehouse.read import read_table
 def _frames(url: str) -> dict[str, pl.DataFrame]:
     """The tables as the pipeline stages them: rows in another order, timestamps naive."""
     out = {}
-    for name in SUITE_TABLES:
+    for name in REPORT_TABLES:
         df = read_table(url, name).reverse()
         out[name] = df.with_columns(pl.col(c).dt.replace_time_zone(None) for c, t in df.schema.items()
                                     if isinstance(t, pl.Datetime))

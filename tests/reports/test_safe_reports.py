@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from county_warehouse import county_warehouse
 
-from pipelines.defs.reports import SUITE_TABLES
+from pipelines.defs.reports import REPORT_TABLES
 from pipelines.reports.dashboard import write_dashboard
 from pipelines.reports.quality_report import REJECTED_CSV, SNAPSHOT_NAME, write_quality_report
 from pipelines.reports.safe_cells import safe_cell_expr, safe_cells
@@ -73,7 +73,7 @@ def _files(dq_file: pl.DataFrame) -> pl.DataFrame:
 def written(request, tmp_path_factory) -> dict[str, Path]:
     """The three reports written from the county's tables with the hostile text planted."""
     url = county_warehouse(request, "sqlite")
-    frames = {name: read_table(url, name) for name in SUITE_TABLES}
+    frames = {name: read_table(url, name) for name in REPORT_TABLES}
     towns = frames["dim_town"].sort("town_code")
     published = set(frames["pub_town_year"]["town_code"].to_list())
     hostile_towns = [c for c in towns["town_code"].to_list() if c in published][:len(HOSTILE)]
@@ -167,7 +167,7 @@ def test_dashboard_escapes_names(written):
     assert "<script>alert" not in page
     # the name is escaped for plotly (which shows it as text); plotly's JSON escapes the "/"
     assert "&lt;script&gt;alert(1)&lt;\\u002fscript&gt;" in page
-    assert page.count("<script") == 1 + 6  # plotly.js and one call per chart, nothing planted
+    assert page.count("<script") == 1 + 8  # plotly.js and one call per chart, nothing planted
 
 
 def test_no_clear_id_in_any_report(written):

@@ -20,7 +20,7 @@ import polars as pl
 from pipelines.evaluation.criteria import CriteriaSet, Criterion
 from pipelines.evaluation.scoring import _by_category
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
-from pipelines.indicators.catalogue import indicator
+from pipelines.indicators.catalogue import indicator, indicators
 
 SPECIALTY_TABLE = "ind_specialty_town_year"
 GAP_KEY = ["criteria_set", S, "year", "indicator"]
@@ -126,6 +126,11 @@ def _phrase(name: str, shortfall: float, value_missing: bool, exceeds: bool) -> 
     return zh, en
 
 
+#: Shortfalls are said in the catalogue's order (concentration, scale, market, employment), however
+#: the rows were sorted when read back from the warehouse.
+_ORDER = {i.name: n for n, i in enumerate(indicators(SPECIALTY_TABLE))}
+
+
 def gap_lines(gap: pl.DataFrame, names: dict[str, str], set_name: str, year: int) -> list[str]:
     """What each specialty town lacks under ``set_name`` in ``year``, in words: for each town
     (by id) a Chinese line, then an English one, e.g.
@@ -137,7 +142,8 @@ def gap_lines(gap: pl.DataFrame, names: dict[str, str], set_name: str, year: int
     lines: list[str] = []
     for sid in sorted(rows[S].unique().to_list()):
         name = names.get(sid, sid)
-        short = rows.filter((pl.col(S) == sid) & ~pl.col("met"))
+        short = rows.filter((pl.col(S) == sid) & ~pl.col("met")).sort(
+            pl.col("indicator").replace_strict(_ORDER, default=len(_ORDER)), "indicator")
         if short.is_empty():
             lines += [f"{name}：已全部达标", f"{name}: meets every criterion"]
             continue

@@ -5,6 +5,15 @@
 - one sheet per criteria set (titled with the set's Chinese name): each specialty town's
   value, threshold and met flag for every criterion (``eval_criterion``), then all met,
   score and rank (``eval_specialty_town``), ordered by rank;
+- ``认定差距``: what each specialty town still lacks under each criteria set in ``year``
+  (``eval_gap``, contract 6.1): the words of `gap.gap_lines` (Chinese, then English) and, per
+  indicator read, value, threshold, shortfall and met. A source without ``eval_gap`` (the
+  pipeline's frames, an older warehouse) gets the same rows from `gap.gap_table`;
+- ``目标进度`` (internal): every ``eval_target`` row up to ``year`` + 1 (contract 6.2) as
+  `progress.progress_frame` reads it (完成率, pace, 累计同比, status), laggards on a light red
+  fill; a one-line note when there are no targets (or no ``eval_target`` table);
+- ``未报企业`` (internal): the ``report_missing`` flags of ``year`` (contract 8) as
+  `quality_report.missing_reports` lists them, last year's output value in 万元;
 - ``乡镇指标``: the published town indicators (``pub_town_year``, after disclosure control),
   with town names, years up to ``year``;
 - ``专业镇指标``: the specialty-town indicators (``ind_specialty_town_year``), with names;
@@ -30,16 +39,31 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from pipelines.evaluation.criteria import load_criteria_sets
+from pipelines.evaluation.criteria import CriteriaSet, load_criteria_sets
+from pipelines.evaluation.gap import GAP_KEY, gap_lines, gap_table
+from pipelines.evaluation.gap import SPECIALTY_TABLE as GAP_TABLE
+from pipelines.evaluation.progress import LEVEL_ZH, progress_frame, target_names
 from pipelines.indicators.catalogue import CATALOGUE, Indicator
+from pipelines.reports.quality_report import missing_reports
 from pipelines.reports.safe_cells import XLSX_OPTIONS, looks_like_formula
 from pipelines.reports.tables import TableSource, table_reader
+from pipelines.warehouse.engine import make_engine
+from pipelines.warehouse.sql import table_exists
+from schemas.rules import FLAGS, FlagName
 
 HEADER_ROW = 4  # 1-based row of the column headers on every data sheet; data start below it
 TOWN_SHEET = "乡镇指标"
 SPECIALTY_SHEET = "专业镇指标"
 NOTE_SHEET = "说明"
+GAP_SHEET = "认定差距"
+TARGET_SHEET = "目标进度"
+MISSING_SHEET = "未报企业"
+FIXED_SHEETS = (GAP_SHEET, TARGET_SHEET, MISSING_SHEET, TOWN_SHEET, SPECIALTY_SHEET, NOTE_SHEET)
 WAN = 10_000.0
+#: Excel's "light red fill": the rows of the laggards on 目标进度 (`progress_frame`'s laggard)
+LAGGARD_FILL = "#FFC7CE"
+NO_TARGETS = "尚无目标（reference/targets.csv）/ no targets yet"
+NO_MISSING = "无未报企业 / every enterprise reported"
 
 CRITERION_ZH = {"concentration": "产业集中度", "scale": "产业规模", "market": "市场占有率",
                 "employment": "就业带动"}
@@ -66,14 +90,24 @@ class _Sheet:
         self.ws.write_string(0, 0, title, fmt["title"])
         self.ws.write_string(1, 0, subtitle, fmt["note"])
 
-    def table(self, headers: list[str], kinds: list[str], rows: list[list[Any]]) -> None:
+    def note(self, text: str) -> None:
+        """A line between the subtitle and the header row (e.g. why the table is empty)."""
+        self.ws.write_string(HEADER_ROW - 2, 0, text, self.fmt["bold"])
+
+    def table(self, headers: list[str], kinds: list[str], rows: list[list[Any]],
+              cell_kinds: list[list[str]] | None = None, marked: list[bool] | None = None) -> None:
+        """``kinds`` per column; ``cell_kinds`` (per row) replaces them where a column mixes
+        units; a ``marked`` row is on the laggard fill."""
         r0 = HEADER_ROW - 1
         for c, h in enumerate(headers):
             self.ws.write_string(r0, c, h, self.fmt["header"])
             self.widths[c] = max(self.widths.get(c, 0), _width(h))
-        for i, row in enumerate(rows, start=r0 + 1):
-            for c, (v, kind) in enumerate(zip(row, kinds, strict=True)):
-                f = self.fmt[kind]
+        for n, row in enumerate(rows):
+            i = r0 + 1 + n
+            row_kinds = cell_kinds[n] if cell_kinds is not None else kinds
+            lag = LAGGARD_SUFFIX if marked is not None and marked[n] else ""
+            for c, (v, kind) in enumerate(zip(row, row_kinds, strict=True)):
+                f = self.fmt[kind + lag]
                 if v is None or v == "":
                     self.ws.write_blank(i, c, None, f)
                     shown = ""
@@ -90,7 +124,7 @@ class _Sheet:
                     shown = str(v)
                     # text, never a formula; one that looks like a formula keeps a quote prefix
                     self.ws.write_string(i, c, shown,
-                                         self.fmt["quoted"] if looks_like_formula(shown) else f)
+                                         self.fmt["quoted" + lag] if looks_like_formula(shown) else f)
                 self.widths[c] = max(self.widths.get(c, 0), _width(shown))
         for c, w in self.widths.items():
             self.ws.set_column(c, c, min(max(w + 2, 6), 60))
@@ -99,24 +133,33 @@ class _Sheet:
             self.ws.autofilter(r0, 0, r0 + len(rows), len(headers) - 1)
 
 
+LAGGARD_SUFFIX = "|laggard"
+
+
 def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
     base = {"font_name": "等线", "font_size": 10}
-    return {
+    cells = {
+        "text": {"border": 1},
+        "quoted": {"border": 1, "quote_prefix": True},
+        "int": {"border": 1, "num_format": "0"},
+        "count": {"border": 1, "num_format": "#,##0"},
+        "money": {"border": 1, "num_format": "#,##0.00"},
+        "ratio": {"border": 1, "num_format": "0.0000"},
+        "pct": {"border": 1, "num_format": "0.00%"},
+        "score": {"border": 1, "num_format": "0.00"},
+    }
+    out = {
         "title": wb.add_format({**base, "bold": True, "font_size": 14}),
         "note": wb.add_format({**base, "italic": True, "font_color": "#555555"}),
         "header": wb.add_format({**base, "bold": True, "bg_color": "#DDE6F0", "border": 1,
                                  "text_wrap": True, "valign": "vcenter", "align": "center"}),
-        "text": wb.add_format({**base, "border": 1}),
-        "quoted": wb.add_format({**base, "border": 1, "quote_prefix": True}),
-        "int": wb.add_format({**base, "border": 1, "num_format": "0"}),
-        "count": wb.add_format({**base, "border": 1, "num_format": "#,##0"}),
-        "money": wb.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
-        "ratio": wb.add_format({**base, "border": 1, "num_format": "0.0000"}),
-        "pct": wb.add_format({**base, "border": 1, "num_format": "0.00%"}),
-        "score": wb.add_format({**base, "border": 1, "num_format": "0.00"}),
         "wrap": wb.add_format({**base, "text_wrap": True, "valign": "top"}),
         "bold": wb.add_format({**base, "bold": True}),
     }
+    for kind, props in cells.items():
+        out[kind] = wb.add_format({**base, **props})
+        out[kind + LAGGARD_SUFFIX] = wb.add_format({**base, **props, "bg_color": LAGGARD_FILL})
+    return out
 
 
 def _ind_columns(table: str) -> list[tuple[str, str, str]]:
@@ -143,6 +186,153 @@ def _cell(v: Any, kind: str) -> Any:
     if v is None:
         return None
     return v / WAN if kind == "money" else v
+
+
+def _number_kind(kind: str, v: Any) -> str:
+    """The cell kind of a number in an indicator's own unit (``kind`` the catalogue's): money in
+    万元, ratios and yoy as percentages, counts whole (two decimals if not a whole number)."""
+    if kind == "money":
+        return "money"
+    if kind in ("ratio", "yoy"):
+        return "pct"
+    return "count" if v is None or float(v).is_integer() else "score"
+
+
+def _unit(ind: Indicator) -> str:
+    """The unit shown for an indicator's numbers: 万元, %, or its own (家, 人, 件)."""
+    if ind.kind == "money":
+        return "万元"
+    return "%" if ind.kind in ("ratio", "yoy") else ind.unit
+
+
+def _has_table(source: TableSource, name: str) -> bool:
+    """Whether ``source`` has table ``name`` (an older warehouse, or the pipeline's frames,
+    may lack the newer ones)."""
+    if not isinstance(source, str):
+        return name in source
+    engine = make_engine(source)
+    try:
+        with engine.connect() as conn:
+            return table_exists(conn, name)
+    finally:
+        engine.dispose()
+
+
+def _set_title(cs: CriteriaSet | None, set_name: str) -> str:
+    return cs.name_zh if cs and cs.name_zh else set_name
+
+
+def _gap_sheet(wb: xlsxwriter.Workbook, fmt: dict[str, Any], gap: pl.DataFrame, year: int,
+               date_text: str, sname: dict[str, str], sets: dict[str, CriteriaSet]) -> None:
+    """认定差距: one row per (criteria set, specialty town): `gap_lines`' words, then value,
+    threshold, shortfall and met of every indicator read (eval_gap, contract 6.1)."""
+    gap = gap.filter(pl.col("year") == year)
+    s = _Sheet(wb, GAP_SHEET, f"{year}年专业镇认定差距 — 距认定标准还差多少",
+               f"{date_text}；来源：eval_gap；金额单位：万元（文字中为亿元），占有率为百分比；"
+               "差距以指标自身单位计 / distance to recognition per criteria set and indicator read", fmt)
+    present = set(gap["indicator"].unique().to_list())
+    inds = [i for i in CATALOGUE[GAP_TABLE] if i.name in present]
+    headers = ["年度", "标准集", "专业镇编号", "专业镇名称", "未达标指标数", "认定差距",
+               "Distance to recognition"]
+    kinds = ["int", "text", "text", "text", "count", "text", "text"]
+    for ind in inds:
+        unit = f"({_unit(ind)})"
+        headers += [f"{ind.name_zh}·指标值{unit}", f"{ind.name_zh}·门槛{unit}",
+                    f"{ind.name_zh}·差距{unit}", f"{ind.name_zh}·是否达标"]
+        kinds += [_number_kind(ind.kind, None)] * 3 + ["text"]
+    rows: list[list[Any]] = []
+    cell_kinds: list[list[str]] = []
+    for set_name in sorted(gap["criteria_set"].unique().to_list()):
+        part = gap.filter(pl.col("criteria_set") == set_name)
+        set_zh = _set_title(sets.get(set_name), set_name)
+        for sid in sorted(part["specialty_town_id"].unique().to_list()):
+            town = part.filter(pl.col("specialty_town_id") == sid)
+            zh, en = gap_lines(town, sname, set_name, year)  # the one phrasing (contract 6.1)
+            by = {r["indicator"]: r for r in town.iter_rows(named=True)}
+            row: list[Any] = [year, set_zh, sid, sname.get(sid, ""), town.filter(~pl.col("met")).height,
+                              zh, en]
+            rk = kinds[:7]
+            for ind in inds:
+                r = by.get(ind.name)
+                if r is None:  # this set does not read the indicator
+                    row += [None, None, None, ""]
+                    rk += ["text"] * 4
+                    continue
+                for col in ("value", "threshold", "shortfall"):
+                    row.append(_cell(r[col], ind.kind))
+                    rk.append(_number_kind(ind.kind, r[col]))
+                row.append("是" if r["met"] else "否")
+                rk.append("text")
+            rows.append(row)
+            cell_kinds.append(rk)
+    if not rows:
+        s.note(f"{year}年无认定差距数据（eval_gap）/ no distance to recognition for {year}")
+    s.table(headers, kinds, rows, cell_kinds=cell_kinds)
+
+
+def _target_sheet(wb: xlsxwriter.Workbook, fmt: dict[str, Any], targets: pl.DataFrame | None,
+                  year: int, date_text: str, names: dict[tuple[str, str], str]) -> None:
+    """目标进度 (internal): the eval_target rows up to ``year`` + 1 as `progress_frame` reads them
+    (contract 6.2): 完成率 is its completion, 累计同比 its to_date_yoy, 按进度应达 its
+    expected_to_date; laggards on the light red fill."""
+    last = year + 1
+    t = targets.filter(pl.col("year") <= last) if targets is not None else None
+    years = sorted(t["year"].unique().to_list()) if t is not None else []
+    which = "、".join(str(y) for y in years) if years else "无 / none"
+    s = _Sheet(wb, TARGET_SHEET, f"年度目标及进度（内部）— 截至{last}年",
+               f"{date_text}；来源：eval_target（reference/targets.csv）；{last}年及以前（含下一年度）"
+               f"各年的目标，本表含：{which}；金额单位：万元；浅红底色为落后的目标 / targets of every "
+               f"year up to {last} (the next year included); laggards in light red", fmt)
+    # the town or specialty town as the quality report shows a town: code, then name
+    headers = ["年度", "乡镇/专业镇", "层级", "指标", "单位", "目标值", "实际值", "完成率",
+               "最新所属期", "本年累计", "按进度应达", "上年同期", "累计同比", "状态", "是否落后"]
+    kinds = ["int", "text", "text", "text", "text", "score", "score", "pct",
+             "text", "score", "score", "score", "pct", "text", "text"]
+    if targets is None or targets.is_empty():
+        s.note(NO_TARGETS)
+    elif t is not None and t.is_empty():
+        s.note(f"截至{last}年尚无目标（reference/targets.csv）/ no targets up to {last}")
+    rows: list[list[Any]] = []
+    cell_kinds: list[list[str]] = []
+    marked: list[bool] = []
+    if t is not None and t.height:
+        for r in progress_frame(t, names).sort("year", maintain_order=True).iter_rows(named=True):
+            k = r["kind"]
+            unit = "万元" if k == "money" else "%" if k in ("ratio", "yoy") else r["unit"]
+            who = r["id"] if r["name"] == r["id"] else f"{r['id']} {r['name']}"
+            rows.append([r["year"], who, LEVEL_ZH.get(r["level"], r["level"]), r["indicator_zh"],
+                         unit, _cell(r["target"], k), _cell(r["actual"], k), r["completion"],
+                         r["latest_period"], _cell(r["to_date"], k),
+                         _cell(r["expected_to_date"], k), _cell(r["to_date_prev"], k),
+                         r["to_date_yoy"], r["status_zh"], "是" if r["laggard"] else "否"])
+            cell_kinds.append(["int", "text", "text", "text", "text",
+                               _number_kind(k, r["target"]), _number_kind(k, r["actual"]), "pct",
+                               "text", _number_kind(k, r["to_date"]),
+                               _number_kind(k, r["expected_to_date"]),
+                               _number_kind(k, r["to_date_prev"]), "pct", "text", "text"])
+            marked.append(bool(r["laggard"]))
+    s.table(headers, kinds, rows, cell_kinds=cell_kinds, marked=marked)
+
+
+def _missing_sheet(wb: xlsxwriter.Workbook, fmt: dict[str, Any], missing: pl.DataFrame, year: int,
+                   date_text: str) -> None:
+    """未报企业 (internal): the report_missing flags of ``year`` (contract 8), as the quality
+    report lists them, largest output value of the year before first."""
+    zh, en = FLAGS[str(FlagName.REPORT_MISSING)].label
+    s = _Sheet(wb, MISSING_SHEET, f"{year}年未报企业（内部）— {zh} / {en}",
+               f"{date_text}；来源：dq_flag（report_missing）及{year - 1}年企业年报；金额单位：万元；"
+               "请在认定评价前催报，指标不作插补 / chase them before the evaluation; nothing is imputed",
+               fmt)
+    headers = ["年度", "统一社会信用代码", "企业名称（上年年报）", "乡镇", "所属专业镇",
+               f"{year - 1}年工业总产值(万元)"]
+    kinds = ["int", "text", "text", "text", "text", "money"]
+    rows = [[r["year"], r["uscc"], r["name"],
+             " ".join(v for v in (r["town_code"], r["town_name"]) if v),
+             r["specialty_towns"], _cell(r["output_value"], "money")]
+            for r in missing.iter_rows(named=True)]
+    if not rows:
+        s.note(NO_MISSING)
+    s.table(headers, kinds, rows)
 
 
 def _data_date(dq_file: pl.DataFrame) -> tuple[dt.datetime, str]:
@@ -176,6 +366,16 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
     sname = dict(stowns.select("id", "name").iter_rows())
     tname = dict(towns.select("town_code", "town_name").iter_rows())
     sets = {s.name: s for s in load_criteria_sets()}
+    # eval_gap and eval_target are newer than some warehouses, and the pipeline's frames
+    # may not carry them: the gap is then computed as eval_gap is (gap.gap_table), in the
+    # table's key order like a read (gap_lines says the shortfalls in the order of the rows)
+    if _has_table(url, "eval_gap"):
+        gap = read("eval_gap").filter(pl.col("year") == year)
+    else:
+        gap = gap_table(ind_s.filter(pl.col("year") == year), stowns, list(sets.values())).sort(GAP_KEY)
+    targets = read("eval_target") if _has_table(url, "eval_target") else None
+    missing = missing_reports(read("dq_flag"), read("fact_enterprise_year"), read) \
+        .filter(pl.col("year") == year)
 
     wb = xlsxwriter.Workbook(str(out), dict(XLSX_OPTIONS))
     wb.set_properties({"title": f"{year}年专业镇认定评价", "company": "统计局",
@@ -224,6 +424,11 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
             rows.append(row)
         s.table(headers, kinds, rows)
 
+    # distance to recognition, targets and progress, missing reports
+    _gap_sheet(wb, fmt, gap, year, date_text, sname, sets)
+    _target_sheet(wb, fmt, targets, year, date_text, target_names(towns, stowns))
+    _missing_sheet(wb, fmt, missing, year, date_text)
+
     # town indicators, published
     cols = _ind_columns("ind_town_year")
     headers = ["年度", "乡镇代码", "乡镇名称"] + [h for _, h, _ in cols] + ["披露控制不公开的项"]
@@ -263,6 +468,12 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
         ("金额单位", "万元（仓库以元存储，此处除以10000） / 10,000 yuan"),
         ("比率", "百分比格式；同比增速 = 本年/上年 − 1 / percentages"),
         ("披露控制", "乡镇指标为披露控制后的对外数据；空白金额格不公开 / town sheet is the published table"),
+        (GAP_SHEET, "各标准集下各专业镇距认定还差多少（eval_gap，数据约定 6.1），文字与 townstat evaluate "
+                    "相同 / what each specialty town still lacks, criterion by criterion"),
+        (TARGET_SHEET, f"内部：县定年度目标及进度（eval_target，数据约定 6.2），含{year + 1}年；"
+                       "浅红底色为落后的目标（见“是否落后”列） / targets and progress, laggards in light red"),
+        (MISSING_SHEET, f"内部：{year}年{FLAGS[str(FlagName.REPORT_MISSING)].label[0]}的企业（dq_flag "
+                        "report_missing，数据约定 8），请在认定评价前催报 / enterprises that did not report"),
     ]
     for r in per_source.iter_rows(named=True):
         lines.append((f"来源：{SOURCE_ZH.get(r['source'], r['source'])}",
@@ -283,7 +494,7 @@ def _unique_sheet_name(title: str, used: set[str]) -> str:
     bad = set('[]:*?/\\')
     base = "".join("_" if ch in bad else ch for ch in title)[:31] or "评价"
     name, i = base, 2
-    while name in used or name in (TOWN_SHEET, SPECIALTY_SHEET, NOTE_SHEET):
+    while name in used or name in FIXED_SHEETS:
         suffix = f"_{i}"
         name, i = base[: 31 - len(suffix)] + suffix, i + 1
     used.add(name)

@@ -140,7 +140,7 @@ def test_gap_shortfall_over_threshold_per_set(url):
     gap = read_table(url, "eval_gap")  # what the dashboard reads, in the warehouse's order
     zh, en = gap_lines(gap.filter(pl.col("specialty_town_id") == "S1"), {"S1": HOSTILE},
                        "municipal_yuncheng", 2025)
-    assert zh == f"{HOSTILE}：全省市场占有率还差 50.00 个百分点（无数据）、还差 3 家关联配套企业"
+    assert zh == f"{HOSTILE}：还差 3 家关联配套企业、全省市场占有率还差 50.00 个百分点（无数据）"
     words = html.escape(zh, quote=False).replace("、", "、<br>")
     for name in ("关联配套企业数", "总产值", "全省市场占有率"):
         hover = by["municipal_yuncheng", name].hovertext

@@ -8,7 +8,12 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.reports.workbook import HEADER_ROW, write_evaluation_workbook
+from pipelines.evaluation.criteria import load_criteria_sets
+from pipelines.evaluation.gap import gap_lines
+from pipelines.evaluation.progress import progress_frame
+from pipelines.reports.quality_report import missing_reports
+from pipelines.reports.tables import table_reader
+from pipelines.reports.workbook import HEADER_ROW, NO_TARGETS, write_evaluation_workbook
 from pipelines.warehouse import read_table
 
 YEAR = 2024
@@ -51,7 +56,8 @@ def _expected_scores(url: str) -> pl.DataFrame:
 def test_sheets_and_layout(workbook):
     _, wb = workbook
     assert wb.sheetnames[-3:] == ["乡镇指标", "专业镇指标", "说明"]
-    assert len(wb.sheetnames) == 5  # two criteria sets
+    assert wb.sheetnames[-6:-3] == ["认定差距", "目标进度", "未报企业"]
+    assert len(wb.sheetnames) == 8  # two criteria sets
     for ws in wb.worksheets[:-1]:
         assert ws.freeze_panes == f"A{HEADER_ROW + 1}", ws.title
         assert ws.cell(HEADER_ROW, 1).value in ("专业镇编号", "年度")
@@ -120,3 +126,47 @@ def test_specialty_sheet_and_notes(workbook):
     mtime = read_table(url, "dq_file")["mtime"].max().astimezone(dt.timezone(dt.timedelta(hours=8)))
     assert mtime.strftime("%Y-%m-%d %H:%M") in notes["数据日期"]
     assert any(k.startswith("来源：") for k in notes)
+
+
+def test_gap_targets_and_missing_reports_sheets(workbook):
+    """认定差距 says what gap_lines says for the warehouse's eval_gap; 目标进度 has every
+    eval_target row up to YEAR + 1 (or the no-targets note when there are none), laggards on
+    the light red fill; 未报企业 the report_missing flags of YEAR."""
+    url, wb = workbook
+    gap = read_table(url, "eval_gap").filter(pl.col("year") == YEAR)
+    names = dict(read_table(url, "dim_specialty_town").select("id", "name").iter_rows())
+    rows = _rows(wb["认定差距"])
+    expected = [x for s in sorted(gap["criteria_set"].unique().to_list())
+                for x in gap_lines(gap, names, s, YEAR)]
+    assert len(expected) == 2 * len(rows) == 2 * gap.select("criteria_set", "specialty_town_id").n_unique()
+    assert [x for r in rows for x in (r["认定差距"], r["Distance to recognition"])] == expected
+    code = {cs.name_zh or cs.name: cs.name for cs in load_criteria_sets()}
+    for r in rows:  # the numbers beside the words: output value and its shortfall in 万元
+        e = gap.filter((pl.col("criteria_set") == code[r["标准集"]]) & (pl.col("indicator") == "output_value")
+                       & (pl.col("specialty_town_id") == r["专业镇编号"])).row(0, named=True)
+        assert r["总产值·指标值(万元)"] == pytest.approx(e["value"] / 10000)
+        assert r["总产值·差距(万元)"] == pytest.approx(e["shortfall"] / 10000)
+        assert r["总产值·是否达标"] == ("是" if e["met"] else "否")
+
+    targets = read_table(url, "eval_target").filter(pl.col("year") <= YEAR + 1)
+    ws = wb["目标进度"]
+    rows = _rows(ws)
+    assert len(rows) == targets.height
+    if targets.is_empty():
+        assert ws.cell(HEADER_ROW - 1, 1).value == NO_TARGETS
+    else:
+        progress = progress_frame(targets)
+        assert sorted(r["是否落后"] == "是" for r in rows) == sorted(progress["laggard"].to_list())
+        for i, r in enumerate(rows, start=HEADER_ROW + 1):
+            fill = ws.cell(i, 1).fill
+            assert (fill.fgColor.rgb == "FFFFC7CE") == (r["是否落后"] == "是"), r
+
+    read = table_reader(url)
+    missing = missing_reports(read("dq_flag"), read("fact_enterprise_year"), read) \
+        .filter(pl.col("year") == YEAR)
+    rows = _rows(wb["未报企业"])
+    assert missing.height > 0
+    assert [r["统一社会信用代码"] for r in rows] == missing["uscc"].to_list()
+    first = missing.row(0, named=True)
+    assert rows[0]["企业名称（上年年报）"] == first["name"]
+    assert rows[0][f"{YEAR - 1}年工业总产值(万元)"] == pytest.approx(first["output_value"] / 10000)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -15,8 +17,23 @@ import polars as pl
 
 from pipelines.demo import render as R
 from pipelines.demo.emit import Layout, emit, header_for
-from pipelines.demo.spec import check_codes, scale_spec
-from pipelines.demo.world import World, build_world, employment_month, rng_for, tax_month
+from pipelines.demo.spec import (
+    PROGRESS_MONTHS,
+    SPECIALTY_TARGETS,
+    TARGET_TOWNS_PER_COUNTY,
+    TARGETS_BAD,
+    TOWN_TARGETS,
+    check_codes,
+    scale_spec,
+)
+from pipelines.demo.world import (
+    World,
+    build_world,
+    employment_month,
+    extend_revenue,
+    rng_for,
+    tax_month,
+)
 from pipelines.reference import TOWNS_CSV
 
 BASE_MTIME = 1_736_899_200  # 2025-01-15 00:00:00 UTC; file k gets BASE_MTIME + 60 k
@@ -29,6 +46,7 @@ TAX_MONEY = ["vat", "corporate_income_tax", "other_tax", "total_tax", "invoice_s
 REG_COLUMNS = ["uscc", "name", "entity_type", "town_code", "industry_code", "established", "deregistered"]
 CSV_FORMATS = ["csv-utf8", "csv-bom", "csv-gbk", "csv-gb18030"]
 XLSX_MAX_ROWS = 60_000
+TARGETS_PATH = "reference/targets.csv"
 
 
 @dataclass
@@ -44,6 +62,8 @@ class DemoSummary:
     per_year: dict[int, dict[str, int]] = field(default_factory=dict)
     specialty_town_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    progress_year: int | None = None  # the year after the last report year, January to March only
+    targets: int = 0  # accepted rows of reference/targets.csv
 
 
 class _Area:
@@ -60,14 +80,18 @@ class _Area:
             self.bad.append(emitted.bad_rows)
 
     def raw_file(self, rel: str, data: bytes, source: str | None, status: str | None,
-                 rows: int = 0, fmt: str = "") -> None:
+                 rows: int = 0, fmt: str = "", bad_rows: pl.DataFrame | None = None) -> None:
         p = self.raw / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
         self.order.append(rel)
+        n_bad = 0 if bad_rows is None else bad_rows["source_row"].n_unique()
+        if bad_rows is not None and bad_rows.height:
+            self.bad.append(bad_rows)
         if status is not None:
             self.files.append(dict(path=rel, source=source or "", status=status, rows_read=rows,
-                                   rows_loaded=rows if status == "loaded" else 0, rows_rejected=0, format=fmt))
+                                   rows_loaded=rows - n_bad if status == "loaded" else 0, rows_rejected=0,
+                                   format=fmt))
 
 
 def _headers(cols: list[str], source: str, rng, units_shown: dict[str, str] | None = None) -> list[str]:
@@ -101,11 +125,17 @@ def write_demo_raw_area(
     years: tuple[int, ...] = (2022, 2023, 2024),
     progress: Callable[[str], None] | None = None,
     truth_dir: Path | None = None,
+    months_ahead: int = PROGRESS_MONTHS,
 ) -> DemoSummary:
     """Write a deterministic demo raw area into `out` and its ground truth into `truth_dir`.
 
     `truth_dir` defaults to `out.parent / (out.name + "_truth")`; the raw area holds only what
     a bureau would drop. The same seed gives the same bytes and mtimes.
+
+    Besides the report years, the monthly tax and enrolment files reach the first
+    `months_ahead` months of the year after the last report year (none when that year is
+    still to come), and `reference/targets.csv` sets targets for the last report year and
+    the year after (contract section 6.2), so that eval_target shows progress within a year.
     """
     t0 = time.monotonic()
     say = progress or (lambda _m: None)
@@ -115,6 +145,8 @@ def write_demo_raw_area(
     if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
         raise FileExistsError(f"{out} is not empty; the demo writes a fresh raw area")
     years = tuple(sorted(int(y) for y in years))
+    if not 0 <= months_ahead <= 12:
+        raise ValueError(f"months_ahead must be 0 to 12, not {months_ahead}")
     spec = scale_spec(scale)
     check_codes()
     say(f"building the {scale} world (seed {seed})")
@@ -216,84 +248,101 @@ def write_demo_raw_area(
     # ------------------------------------------------------------------ tax, monthly
     tax_acc = []
     tax_counts = {"rows_written": 0, "valid_rows": 0}
+
+    def tax_file(y: int, mth: int, i: int) -> tuple[Layout, bytes | None]:
+        fr = tax_month(w, y, mth).join(w.entities.select("eid", "_section"), on="eid", how="left")
+        rng = rng_for(seed, "tax-file", y, mth)
+        fmt = _fmt(i, fr.height)
+        has_total = i % 4 != 3
+        cols = (["seq"] if i % 3 == 0 else []) + ["period", "uscc", "taxpayer_name", "vat",
+                                                   "corporate_income_tax", "other_tax"]
+        cols += (["total_tax"] if has_total else []) + ["invoice_sales"]
+        style = "xlsxdate" if fmt == "xlsx" and (i // 5) % 2 == 0 else R.PERIOD_STYLES[(i * 3) % 7]
+        shown = {c: ("(元)" if i % 2 else "（元）") for c in TAX_MONEY} if i % 5 == 2 else None
+        title = [f"{y}年{mth}月{aname}税收收入明细", "金额单位：元"] if i % 4 == 1 else []
+        lay = Layout(f"tax/{y}/税收明细_{y}{mth:02d}.{_ext(fmt)}", "tax", fmt, cols,
+                     _headers(cols, "tax", rng, shown), title, {c: "元" for c in TAX_MONEY},
+                     period_style=style, thousands=(i % 3 == 1), blank_row=(mth == 6),
+                     total_label="taxpayer_name" if mth == 12 else None)
+        em = emit(fr, lay, rng, out)
+        area.add(em, lay)
+        tax_counts["rows_written"] += em.file_row["rows_read"]
+        tax_counts["valid_rows"] += em.file_row["rows_loaded"]
+        v = fr.filter(pl.Series(em.ok))
+        parts = pl.sum_horizontal("vat", "corporate_income_tax", "other_tax")
+        none = pl.col("vat").is_null() & pl.col("corporate_income_tax").is_null() & pl.col("other_tax").is_null()
+        eff = pl.when(none).then(None).otherwise(parts)
+        if has_total:
+            eff = pl.coalesce(pl.col("total_tax"), eff)
+        tax_acc.append(v.select(pl.lit(y, pl.Int32).alias("year"), pl.lit(mth, pl.Int8).alias("month"), "eid",
+                                eff.alias("tax")))
+        return lay, em.data
+
     dup_candidate = None
     i = 0
     for y in years:
         for mth in range(1, 13):
-            fr = tax_month(w, y, mth).join(w.entities.select("eid", "_section"), on="eid", how="left")
-            rng = rng_for(seed, "tax-file", y, mth)
-            fmt = _fmt(i, fr.height)
-            has_total = i % 4 != 3
-            cols = (["seq"] if i % 3 == 0 else []) + ["period", "uscc", "taxpayer_name", "vat",
-                                                       "corporate_income_tax", "other_tax"]
-            cols += (["total_tax"] if has_total else []) + ["invoice_sales"]
-            style = "xlsxdate" if fmt == "xlsx" and (i // 5) % 2 == 0 else R.PERIOD_STYLES[(i * 3) % 7]
-            shown = {c: ("(元)" if i % 2 else "（元）") for c in TAX_MONEY} if i % 5 == 2 else None
-            title = [f"{y}年{mth}月{aname}税收收入明细", "金额单位：元"] if i % 4 == 1 else []
-            lay = Layout(f"tax/{y}/税收明细_{y}{mth:02d}.{_ext(fmt)}", "tax", fmt, cols,
-                         _headers(cols, "tax", rng, shown), title, {c: "元" for c in TAX_MONEY},
-                         period_style=style, thousands=(i % 3 == 1), blank_row=(mth == 6),
-                         total_label="taxpayer_name" if mth == 12 else None)
-            em = emit(fr, lay, rng, out)
-            area.add(em, lay)
-            tax_counts["rows_written"] += em.file_row["rows_read"]
-            tax_counts["valid_rows"] += em.file_row["rows_loaded"]
-            v = fr.filter(pl.Series(em.ok))
-            parts = pl.sum_horizontal("vat", "corporate_income_tax", "other_tax")
-            none = pl.col("vat").is_null() & pl.col("corporate_income_tax").is_null() & pl.col("other_tax").is_null()
-            eff = pl.when(none).then(None).otherwise(parts)
-            if has_total:
-                eff = pl.coalesce(pl.col("total_tax"), eff)
-            tax_acc.append(v.select(pl.lit(y, pl.Int32).alias("year"), "eid", eff.alias("tax")))
-            if dup_candidate is None and y == years[min(1, len(years) - 1)] and mth >= 6 and fmt != "xlsx":
-                dup_candidate = (lay.path, em.data)
+            lay, data = tax_file(y, mth, i)
+            if dup_candidate is None and y == years[min(1, len(years) - 1)] and mth >= 6 and lay.fmt != "xlsx":
+                dup_candidate = (lay.path, data)
             i += 1
         say(f"tax {y}: 12 monthly files")
-    tax_all = pl.concat(tax_acc)
+    n_tax_files = i
 
     # ------------------------------------------------------------------ employment, monthly
     uscc_by_eid = w.entities.sort("eid")["uscc"]
     dec = []
+    enrol_at = {}  # (year, month) -> accepted enrolment rows of a month whose persons eval_target counts
     emp_counts = {"rows_written": 0, "valid_rows": 0}
+
+    def employment_file(y: int, mth: int, i: int) -> pl.DataFrame:
+        """Write one month's enrolment file; its accepted rows (year, pidx, eid, hukou_code)."""
+        em_fr = employment_month(w, y, mth)
+        rng = rng_for(seed, "employment-file", y, mth)
+        hv = rng.integers(0, 1000, em_fr.height)
+        fr = em_fr.with_columns(
+            w.person_ids.gather(em_fr["pidx"]).alias("person_id"),
+            uscc_by_eid.gather(em_fr["eid"]).alias("employer_uscc"),
+            pl.lit(f"{y}-{mth:02d}").alias("period"),
+            pl.when(pl.col("hukou").str.len_chars() == 6).then(pl.col("hukou"))
+            .when(pl.Series(hv) < 250).then(pl.col("hukou").str.slice(0, 6))
+            .when(pl.Series(hv) < 450).then(pl.concat_str([pl.col("hukou"), pl.lit("000")]))
+            .otherwise(pl.col("hukou")).alias("hukou_code"),
+        )
+        fmt = "xlsx" if i % 12 == 3 and fr.height <= XLSX_MAX_ROWS else CSV_FORMATS[(i + 2) % 4]
+        cols = ["period", "person_id", "employer_uscc", "hukou_code", "contribution_base"]
+        style = "xlsxdate" if fmt == "xlsx" and (i // 12) % 2 == 1 else R.PERIOD_STYLES[(i * 5 + 1) % 7]
+        shown = {"contribution_base": "（元）"} if i % 3 == 0 else None
+        title = [f"{y}年{mth}月社会保险参保缴费明细"] if i % 4 == 2 else []
+        lay = Layout(f"employment/{y}/参保明细_{y}{mth:02d}.{_ext(fmt)}", "employment", fmt, cols,
+                     _headers(cols, "employment", rng, shown), title, {"contribution_base": "元"},
+                     period_style=style, blank_row=(i == 4))
+        em = emit(fr, lay, rng, out)
+        area.add(em, lay)
+        emp_counts["rows_written"] += em.file_row["rows_read"]
+        emp_counts["valid_rows"] += em.file_row["rows_loaded"]
+        return fr.filter(pl.Series(em.ok)).select(pl.lit(y, pl.Int32).alias("year"), "pidx", "eid", "hukou_code")
+
     i = 0
     for y in years:
         for mth in range(1, 13):
-            em_fr = employment_month(w, y, mth)
-            rng = rng_for(seed, "employment-file", y, mth)
-            hv = rng.integers(0, 1000, em_fr.height)
-            fr = em_fr.with_columns(
-                w.person_ids.gather(em_fr["pidx"]).alias("person_id"),
-                uscc_by_eid.gather(em_fr["eid"]).alias("employer_uscc"),
-                pl.lit(f"{y}-{mth:02d}").alias("period"),
-                pl.when(pl.col("hukou").str.len_chars() == 6).then(pl.col("hukou"))
-                .when(pl.Series(hv) < 250).then(pl.col("hukou").str.slice(0, 6))
-                .when(pl.Series(hv) < 450).then(pl.concat_str([pl.col("hukou"), pl.lit("000")]))
-                .otherwise(pl.col("hukou")).alias("hukou_code"),
-            )
-            fmt = "xlsx" if i % 12 == 3 and fr.height <= XLSX_MAX_ROWS else CSV_FORMATS[(i + 2) % 4]
-            cols = ["period", "person_id", "employer_uscc", "hukou_code", "contribution_base"]
-            style = "xlsxdate" if fmt == "xlsx" and (i // 12) % 2 == 1 else R.PERIOD_STYLES[(i * 5 + 1) % 7]
-            shown = {"contribution_base": "（元）"} if i % 3 == 0 else None
-            title = [f"{y}年{mth}月社会保险参保缴费明细"] if i % 4 == 2 else []
-            lay = Layout(f"employment/{y}/参保明细_{y}{mth:02d}.{_ext(fmt)}", "employment", fmt, cols,
-                         _headers(cols, "employment", rng, shown), title, {"contribution_base": "元"},
-                         period_style=style, blank_row=(i == 4))
-            em = emit(fr, lay, rng, out)
-            area.add(em, lay)
-            emp_counts["rows_written"] += em.file_row["rows_read"]
-            emp_counts["valid_rows"] += em.file_row["rows_loaded"]
+            ok_rows = employment_file(y, mth, i)
             if mth == 12:
-                dec.append(fr.filter(pl.Series(em.ok)).select(pl.lit(y, pl.Int32).alias("year"), "pidx", "eid",
-                                                              "hukou_code"))
+                dec.append(ok_rows)
+            elif mth == months_ahead and y == y_last:
+                enrol_at[(y, mth)] = ok_rows.drop("hukou_code")
             i += 1
         say(f"employment {y}: 12 monthly files")
+    n_emp_files = i
     dec_all = pl.concat(dec)
 
     # ------------------------------------------------------------------ truth
     say("computing the ground truth")
     truth_dir.mkdir(parents=True, exist_ok=True)
-    town_year = _town_year(years, current, tax_all, dec_all, reg_valid_all, town_of)
-    spec_year = _specialty_year(w, current)
+    tax_all = pl.concat(tax_acc)
+    town_num = _town_year_numbers(years, current, tax_all, dec_all, reg_valid_all, town_of)
+    town_year = _town_year_text(town_num)
+    spec_year, members = _specialty_year(w, current, tax_all)
     market = spec_year.select(
         pl.col("specialty_town_id"), "year",
         pl.when(pl.col("core_output_fen") > 0)
@@ -335,6 +384,27 @@ def write_demo_raw_area(
         path, data = dup_candidate
         area.raw_file(path.rsplit(".", 1)[0] + " - 副本.csv", data, "tax", "duplicate", fmt="csv")
 
+    # ------------------------------------------------------------------ the year after: January to March
+    # The monthly files run ahead of the annual reports: the first months of the next year
+    # arrive last (the latest mtimes), with the same taxpayers and insured persons.
+    next_year = y_last + 1 if months_ahead > 0 and y_last + 1 <= dt.date.today().year else None
+    if next_year is not None:
+        extend_revenue(w, next_year)
+        for mth in range(1, months_ahead + 1):
+            tax_file(next_year, mth, n_tax_files + mth - 1)
+        for mth in range(1, months_ahead + 1):
+            ok_rows = employment_file(next_year, mth, n_emp_files + mth - 1)
+            if mth == months_ahead:
+                enrol_at[(next_year, mth)] = ok_rows.drop("hukou_code")
+        say(f"{next_year}: tax and enrolment files of months 1-{months_ahead}")
+    tax_all = pl.concat(tax_acc)
+
+    # ------------------------------------------------------------------ targets (contract 6.2)
+    tg_bytes, tg_rows, tg_bad, tg_truth = _targets(
+        w, years, next_year, months_ahead, town_num, spec_year, members, tax_all, town_of, reg_valid_all,
+        dec_all, enrol_at)
+    area.raw_file(TARGETS_PATH, tg_bytes, "reference", "loaded", tg_rows, "csv-utf8", bad_rows=tg_bad)
+
     # ------------------------------------------------------------------ mtimes, truth files
     for k, rel in enumerate(area.order):
         os.utime(out / rel, (BASE_MTIME + 60 * k, BASE_MTIME + 60 * k))
@@ -368,6 +438,11 @@ def write_demo_raw_area(
         "bad_rows_by_rule": {r: int(c) for r, c in bad.group_by("rule").len().sort("rule").iter_rows()}
         if bad.height else {},
         "per_year": {str(k): v for k, v in per_year.items()},
+        # the months after the report years that the monthly files reach (contract 6.2 progress)
+        "progress": {"year": next_year, "months": months_ahead if next_year is not None else 0,
+                     "tax_rows": int((tax_all["year"] == next_year).sum()) if next_year is not None else 0},
+        "targets": {"rows_written": tg_rows, "accepted": tg_truth.height,
+                    "by_level": {lv: int(n) for lv, n in tg_truth.group_by("level").len().sort("level").iter_rows()}},
         "files": files.height,
         "minimums_per_year": dict(enterprise_reports=spec.min_reports, taxpayers=spec.min_taxpayers,
                                   insured_persons=spec.min_insured, register_entities=spec.min_register),
@@ -376,19 +451,23 @@ def write_demo_raw_area(
     bad.write_csv(truth_dir / "bad_rows.csv")
     files.select("path", "source", "status", "rows_read", "rows_loaded", "rows_rejected", "format").write_csv(
         truth_dir / "files.csv")
-    spec_year.drop("core_output_fen", "output_fen", "share_target").write_csv(truth_dir / "specialty_town_year.csv")
+    spec_year.drop("core_output_fen", "output_fen", "tax_fen", "share_target").write_csv(
+        truth_dir / "specialty_town_year.csv")
+    tg_truth.write_csv(truth_dir / "targets.csv")
     (truth_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                             encoding="utf-8")
     for k, name in enumerate(["town_year.csv", "bad_rows.csv", "files.csv", "specialty_town_year.csv",
-                              "summary.json"]):
+                              "summary.json", "targets.csv"]):
         os.utime(truth_dir / name, (BASE_MTIME + 60 * (len(area.order) + k),) * 2)
     secs = time.monotonic() - t0
     say(f"done in {secs:.1f}s: {files.height} files, {bad.height} bad rows")
     return DemoSummary(out, truth_dir, scale, seed, years, files.height, bad.height, sources, per_year,
-                       w.specialty["id"].to_list(), secs)
+                       w.specialty["id"].to_list(), secs, next_year, tg_truth.height)
 
 
-def _town_year(years, current, tax_all, dec_all, reg, town_of) -> pl.DataFrame:
+def _town_year_numbers(years, current, tax_all, dec_all, reg, town_of) -> pl.DataFrame:
+    """Town-year truth in numbers (money in fen): town_code, year, enterprises, output_fen,
+    revenue_fen, employees, tax_fen, insured_persons, market_entities."""
     frames = []
     for y in years:
         tw = town_of[y]
@@ -407,7 +486,11 @@ def _town_year(years, current, tax_all, dec_all, reg, town_of) -> pl.DataFrame:
         for other in (t, d, mk):
             j = j.join(other, on="town_code", how="full", coalesce=True)
         frames.append(j.with_columns(pl.lit(y, pl.Int32).alias("year")))
-    df = pl.concat(frames, how="diagonal_relaxed").fill_null(0)
+    return pl.concat(frames, how="diagonal_relaxed").fill_null(0)
+
+
+def _town_year_text(df: pl.DataFrame) -> pl.DataFrame:
+    """town_year.csv: the numbers of `_town_year_numbers`, money as exact yuan text."""
     return df.select(
         "town_code", "year", pl.col("enterprises").cast(pl.Int64),
         _fen_text(pl.col("output_fen")).alias("output_value"), _fen_text(pl.col("revenue_fen")).alias("revenue"),
@@ -416,10 +499,15 @@ def _town_year(years, current, tax_all, dec_all, reg, town_of) -> pl.DataFrame:
     ).sort("town_code", "year")
 
 
-def _specialty_year(w: World, current: pl.DataFrame) -> pl.DataFrame:
+def _specialty_year(w: World, current: pl.DataFrame, tax_all: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Specialty-town-year truth (with tax_fen, the members' total_tax in fen) and the members
+    (specialty_town_id, year, eid)."""
     towns = w.towns
     lead = w.leading
     rows = []
+    member_parts = []
+    tax_by_year = {y: tax_all.filter(pl.col("year") == y).group_by("eid").agg(pl.col("tax").sum())
+                   for y in w.years}
     for s in w.specialty.iter_rows(named=True):
         host = [h for h in s["host_town_codes"].split(";") if h]
         area = host or towns.filter(pl.col("county_code") == s["county_code"])["town_code"].to_list()
@@ -434,12 +522,189 @@ def _specialty_year(w: World, current: pl.DataFrame) -> pl.DataFrame:
             n_lead = int(mem["uscc"].is_in(lead_u["uscc"].to_list()).sum())
             out_fen = int(mem["output_value"].sum())
             core_fen = int(mem.filter(pl.col("industry_code").is_in(core))["output_value"].sum())
+            tax_fen = int(tax_by_year[y].filter(pl.col("eid").is_in(mem["eid"].implode()))["tax"].sum())
+            member_parts.append(mem.select(pl.lit(s["id"]).alias("specialty_town_id"),
+                                           pl.lit(y, pl.Int32).alias("year"), "eid"))
             rows.append(dict(specialty_town_id=s["id"], year=y, member_enterprises=mem.height,
                              leading_enterprises=n_lead, supporting_enterprises=mem.height - n_lead,
                              output_value=f"{out_fen // 100}.{out_fen % 100:02d}",
                              core_output_value=f"{core_fen // 100}.{core_fen % 100:02d}",
                              employees=int(mem["employees"].sum()), output_fen=out_fen, core_output_fen=core_fen,
-                             share_target=w.share_target[s["id"]]))
-    return pl.DataFrame(rows)
+                             tax_fen=tax_fen, share_target=w.share_target[s["id"]]))
+    members = pl.concat(member_parts) if member_parts else pl.DataFrame(
+        schema={"specialty_town_id": pl.String, "year": pl.Int32, "eid": pl.Int64})
+    return pl.DataFrame(rows), members
 
 
+
+
+# ---------------------------------------------------------------------------- targets (contract 6.2)
+
+_WAN_FEN = 1_000_000  # 1 万元 in fen
+_MONEY_TARGETS = {"output_value", "tax_total"}
+_LEVEL_ZH = {"town": "乡镇", "specialty_town": "专业镇"}
+
+
+def _round_target(value: float, money: bool, up: bool) -> int:
+    """A target as a bureau writes it: money (fen) in whole 万元 (whole yuan below 1 million
+    yuan), counts in whole units; rounded up or down so that a designed met/missed holds."""
+    step = (_WAN_FEN if value >= 100 * _WAN_FEN else 100) if money else 1
+    q = value / step
+    return int((math.ceil(q) if up else math.floor(q)) * step)
+
+
+def _targets(w: World, years: tuple[int, ...], next_year: int | None, months: int, town_num: pl.DataFrame,
+             spec_num: pl.DataFrame, members: pl.DataFrame, tax_all: pl.DataFrame, town_of: dict,
+             reg: pl.DataFrame, dec_all: pl.DataFrame, enrol_at: dict
+             ) -> tuple[bytes, int, pl.DataFrame, pl.DataFrame]:
+    """reference/targets.csv: (bytes, data rows, planted bad rows, truth of eval_target).
+
+    Every specialty town and a few towns per county get targets for the last report year
+    (half of them, at random, set a little below the year's actual value: met; the others a
+    little above it: missed) and for the year after (the last year's value x 1.05-1.15; its
+    progress comes from the January-March files). A few rows spell the level 乡镇/专业镇, one
+    town code is written with 12 digits, and two rows are bad on purpose (`TARGETS_BAD`). The
+    truth holds eval_target as the contract defines it, computed from the generator's records.
+    """
+    rng = rng_for(w.seed, "targets", w.spec.scale)
+    y_last = years[-1]
+    year_of = {"last": y_last, "next": next_year}
+    town_codes = set(w.towns["town_code"].to_list())
+
+    # actual values of the last report year (money in fen)
+    last = town_num.filter(pl.col("year") == y_last)
+    actual: dict[tuple[str, str, int, str], int] = {}
+    for r in last.iter_rows(named=True):
+        actual[("town", r["town_code"], y_last, "tax_total")] = int(r["tax_fen"])
+        actual[("town", r["town_code"], y_last, "insured_persons")] = int(r["insured_persons"])
+    for r in spec_num.filter(pl.col("year") == y_last).iter_rows(named=True):
+        sid = r["specialty_town_id"]
+        actual[("specialty_town", sid, y_last, "output_value")] = int(r["output_fen"])
+        actual[("specialty_town", sid, y_last, "tax_total")] = int(r["tax_fen"])
+        actual[("specialty_town", sid, y_last, "supporting_enterprises")] = int(r["supporting_enterprises"])
+        actual[("specialty_town", sid, y_last, "employees")] = int(r["employees"])
+
+    # which towns: a few per county among those with tax and insured persons in the last year
+    chosen = []
+    per_county = TARGET_TOWNS_PER_COUNTY.get(w.spec.scale, 5)
+    eligible = last.filter((pl.col("tax_fen") > 0) & (pl.col("insured_persons") > 0)).sort("town_code")
+    for county in w.spec.county_codes:
+        codes = eligible.filter(pl.col("town_code").str.starts_with(county))["town_code"].to_list()
+        if codes:
+            chosen += sorted(rng.choice(codes, size=min(per_county, len(codes)), replace=False).tolist())
+
+    plan = [("specialty_town", sid, ind, which) for sid in w.specialty["id"].to_list()
+            for ind, whiches in SPECIALTY_TARGETS for which in whiches]
+    plan += [("town", t, ind, which) for t in chosen for ind, whiches in TOWN_TARGETS for which in whiches]
+    plan = [p for p in plan if year_of[p[3]] is not None and actual.get((p[0], p[1], y_last, p[2]), 0) > 0]
+    n_last = sum(1 for p in plan if p[3] == "last")
+    met_designed = iter((rng.permutation(n_last) % 2 == 0).tolist())
+    rows = []
+    for level, ident, ind, which in plan:
+        base = actual[(level, ident, y_last, ind)]
+        money = ind in _MONEY_TARGETS
+        if which == "last":
+            met = next(met_designed)
+            f = rng.uniform(0.93, 0.99) if met else rng.uniform(1.03, 1.12)
+            target = _round_target(base * f, money, up=not met)
+        else:
+            f = rng.uniform(1.01, 1.05) if ind == "insured_persons" else rng.uniform(1.05, 1.15)
+            target = _round_target(base * f, money, up=True)
+        rows.append(dict(level=level, id=ident, year=year_of[which], indicator=ind, target=target, money=money))
+    rows.sort(key=lambda r: (r["level"], r["id"], r["year"], r["indicator"]))
+
+    # as written: a few Chinese levels, one 12-digit town code, money in yuan
+    written = []
+    twelve_done = False
+    for k, r in enumerate(rows):
+        level = _LEVEL_ZH[r["level"]] if k % 5 == 3 else r["level"]
+        ident = r["id"]
+        if r["level"] == "town" and not twelve_done and r["year"] == (next_year or y_last):
+            ident, twelve_done = ident + "000", True
+        target = str(r["target"] // 100) if r["money"] else str(r["target"])
+        written.append([level, ident, str(r["year"]), r["indicator"], target])
+    bad_written = []
+    for rule, col in TARGETS_BAD:
+        if (rule, col) == ("unknown_town", "id"):
+            county = w.spec.county_codes[0]
+            code = next(f"{county}{k:03d}" for k in range(999, 0, -1) if f"{county}{k:03d}" not in town_codes)
+            bad_written.append(["town", code, str(y_last), "tax_total", "12000000"])
+        elif (rule, col) == ("value_invalid", "target"):
+            # a key no other row has (a duplicate key would break duplicate_key as well)
+            ident = chosen[0] if chosen else sorted(town_codes)[0]
+            bad_written.append(["town", ident, str(next_year or y_last), "enterprises", "待定"])
+        else:
+            raise ValueError((rule, col))
+    # the bad rows sit among the others, at evenly spread places
+    lines = list(written)
+    bad_rows = []
+    for j, ((rule, col), row) in enumerate(zip(TARGETS_BAD, bad_written, strict=True)):
+        pos = min(len(lines), (j + 1) * len(written) // (len(bad_written) + 1) + j)
+        lines.insert(pos, row)
+        bad_rows.append((pos, rule, col))
+    bad = pl.DataFrame(
+        [(TARGETS_PATH, pos + 2, col, rule) for pos, rule, col in bad_rows],
+        schema={"path": pl.String, "source_row": pl.Int64, "column": pl.String, "rule": pl.String},
+        orient="row")
+    data = pl.DataFrame(lines, schema=["level", "id", "year", "indicator", "target"], orient="row").write_csv()
+
+    # ------------------------------------------------------------------ truth of eval_target
+    def attributed(level: str, y: int) -> pl.DataFrame:
+        """(eid, id): the taxpayers and employers counting for each id in year y."""
+        if level == "town":
+            if y in town_of:
+                return town_of[y].select("eid", pl.col("town").alias("id"))
+            if y == next_year:  # no reports: the register town (contract section 5)
+                return reg.select("eid", pl.col("reg_town").alias("id"))
+            return pl.DataFrame(schema={"eid": pl.Int64, "id": pl.String})
+        earlier = [r for r in years if r <= y]  # a year without reports: the latest earlier members
+        return members.filter(pl.col("year") == (max(earlier) if earlier else -1)).select(
+            "eid", pl.col("specialty_town_id").alias("id"))
+
+    def tax_to(level: str, y: int, month: int) -> dict[str, int]:
+        t = tax_all.filter((pl.col("year") == y) & (pl.col("month") <= month))
+        agg = t.join(attributed(level, y), on="eid", how="inner").group_by("id").agg(pl.col("tax").sum())
+        return dict(agg.iter_rows())
+
+    def insured_at(level: str, y: int, month: int) -> dict[str, int]:
+        e = dec_all.filter(pl.col("year") == y) if month == 12 else enrol_at.get((y, month))
+        if e is None or e.height == 0:
+            return {}
+        agg = e.join(attributed(level, y), on="eid", how="inner").group_by("id").agg(pl.col("pidx").n_unique())
+        return dict(agg.iter_rows())
+
+    latest = {y_last: 12}
+    if next_year is not None:
+        latest[next_year] = months
+    memo: dict = {}
+    truth = []
+    for r in rows:
+        lv, ident, y, ind = r["level"], r["id"], r["year"], r["indicator"]
+        act = actual.get((lv, ident, y, ind)) if y in years else None
+        row = dict(level=lv, id=ident, year=y, indicator=ind, target=_num(r["target"], r["money"]),
+                   actual=None if act is None else _num(act, r["money"]),
+                   met=act is not None and act >= r["target"], latest_period=None, to_date=None, to_date_prev=None)
+        if ind in ("tax_total", "insured_persons") and y in latest:
+            m = latest[y]
+            fn = tax_to if ind == "tax_total" else insured_at
+            for col, yy in (("to_date", y), ("to_date_prev", y - 1)):
+                key = (fn.__name__, lv, yy, m)
+                if key not in memo:
+                    memo[key] = fn(lv, yy, m)
+                row[col] = _num(memo[key].get(ident, 0), r["money"])
+            row["latest_period"] = f"{y}-{m:02d}"
+        truth.append(row)
+    truth_df = pl.DataFrame(truth, schema={
+        "level": pl.String, "id": pl.String, "year": pl.Int32, "indicator": pl.String, "target": pl.String,
+        "actual": pl.String, "met": pl.Boolean, "latest_period": pl.String, "to_date": pl.String,
+        "to_date_prev": pl.String}).sort("level", "id", "year", "indicator")
+    return data.encode("utf-8"), len(lines), bad, truth_df
+
+
+def _num(value: int, money: bool) -> str:
+    """Exact text of a value: money given in fen as yuan with two decimals, counts as integers."""
+    if not money:
+        return str(int(value))
+    sign = "-" if value < 0 else ""
+    a = abs(int(value))
+    return f"{sign}{a // 100}.{a % 100:02d}"

@@ -204,3 +204,19 @@ BAD_RULES: dict[str, list[tuple[str, str]]] = {
         ("out_of_range", "deregistered"), ("duplicate_key", "uscc"), ("required_missing", "established"),
     ],
 }
+
+# ---------------------------------------------------------------- targets and progress (contract 6.2)
+#: Months of the year after the last report year that the monthly tax and enrolment files reach
+#: (January to March): progress within a year before its annual reports exist.
+PROGRESS_MONTHS = 3
+#: Towns per county with targets (the rest of the county's towns have none).
+TARGET_TOWNS_PER_COUNTY = {"county": 5, "city": 3, "province": 2}
+#: (indicator, years) of the targets set for every specialty town and for the chosen towns; "last"
+#: is the latest report year (actual known: some met, some missed), "next" the year after it
+#: (no reports yet: progress from the January-March monthly files).
+SPECIALTY_TARGETS = [("output_value", ("last", "next")), ("tax_total", ("last", "next")),
+                     ("supporting_enterprises", ("last", "next")), ("employees", ("next",))]
+TOWN_TARGETS = [("tax_total", ("last", "next")), ("insured_persons", ("last", "next"))]
+#: Deliberate bad rows of reference/targets.csv, (rule, column) as dq_rejected_row records them:
+#: a town code that is no town, and a target that is not a number.
+TARGETS_BAD = [("unknown_town", "id"), ("value_invalid", "target")]

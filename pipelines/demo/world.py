@@ -442,19 +442,39 @@ def tax_month(w: World, year: int, month: int) -> pl.DataFrame:
     return df
 
 
+def extend_revenue(w: World, year: int) -> None:
+    """Revenue of a year after the report years, which only the monthly files reach: each
+    taxpayer's revenue of the year before times its own growth (a stream of its own, so the
+    report years' records do not change)."""
+    if year in w.rev_by_year:
+        return
+    before = w.rev_by_year[year - 1]
+    r = rng_for(w.seed, "next-year", w.spec.scale, year)
+    w.rev_by_year[year] = before * r.lognormal(0.06, 0.12, len(before))
+
+
 def employment_month(w: World, year: int, month: int) -> pl.DataFrame:
-    """Canonical enrolment rows of one month: pidx (person index), employer eid, hukou, base (fen)."""
+    """Canonical enrolment rows of one month: pidx (person index), employer eid, hukou, base (fen).
+
+    A month after the report years continues them: an enrolment, employer or hukou with no
+    change planned within the report years (`12 * years + 1`, "never") stays as it is."""
     p = w.persons
     t = (year - w.years[0]) * 12 + month - 1
-    active = (p["start"] <= t) & (t <= p["end"])
-    emp = np.where(t < p["switch"], p["e0"], p["e1"])
+    never = 12 * len(w.years) + 1
+
+    def planned(a: np.ndarray) -> np.ndarray:
+        return np.where(a == never, np.iinfo(np.int64).max, a)
+
+    switch = planned(p["switch"])
+    active = (p["start"] <= t) & (t <= planned(p["end"]))
+    emp = np.where(t < switch, p["e0"], p["e1"])
     main = np.flatnonzero(active)
-    extra = np.flatnonzero(active & (t == p["switch"]) & p["overlap"])
+    extra = np.flatnonzero(active & (t == switch) & p["overlap"])
     pidx = np.concatenate([main, extra])
     employer = np.concatenate([emp[main], p["e0"][extra]])
     order = np.lexsort((pidx, employer))
     pidx, employer = pidx[order], employer[order]
-    hukou = np.where(t < p["hmove"][pidx], p["hukou0"][pidx], p["hukou1"][pidx])
+    hukou = np.where(t < planned(p["hmove"])[pidx], p["hukou0"][pidx], p["hukou1"][pidx])
     k = year - w.years[0]
     base = (np.round(p["base_yuan"][pidx] * 1.05**k)).astype(np.int64) * 100
     return pl.DataFrame({"pidx": pidx.astype(np.int64), "eid": employer.astype(np.int64),

@@ -1,4 +1,4 @@
-"""Tests of the demo raw-area generator (county scale only; < 60 s)."""
+"""Tests of the demo raw-area generator (county scale only; one refresh, shared with tests/lineage)."""
 
 from __future__ import annotations
 
@@ -317,3 +317,239 @@ def test_specialty_towns_plausible(truth):
                                 "national_market", "core_industry_codes", "supporting_industry_codes"}
     lead = pl.read_csv(truth["raw"] / "reference" / "leading_enterprises.csv", infer_schema=False)
     assert all(py_uscc_ok(u) for u in lead["uscc"])
+
+
+# ---------------------------------------------------------------- targets and progress within a year (contract 6.2)
+
+TOWN_LEVELS = {"town": "town", "乡镇": "town", "specialty_town": "specialty_town", "专业镇": "specialty_town"}
+
+
+def _accepted_targets(raw: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """reference/targets.csv read here, by the contract's rules (not the pipeline's code): the
+    rows it accepts (level and id normalised, target a number) and the source rows it rejects."""
+    t = pl.read_csv(raw / "reference" / "targets.csv", infer_schema=False).with_row_index("i")
+    towns = set(pl.read_csv(raw / "reference" / "towns.csv", infer_schema=False)["town_code"])
+    specialty = set(pl.read_csv(raw / "reference" / "specialty_towns.csv", infer_schema=False)["id"])
+    rows, rejected = [], []
+    for r in t.iter_rows(named=True):
+        level = TOWN_LEVELS.get(r["level"].strip().lower())
+        ident = r["id"].strip()
+        if level == "town" and len(ident) == 12 and ident.endswith("000"):
+            ident = ident[:9]
+        try:
+            target = float(r["target"].replace(",", ""))
+        except ValueError:
+            target = None
+        known = ident in (towns if level == "town" else specialty)
+        if level is None or not known or target is None:
+            rejected.append(r["i"] + 2)  # header on row 1
+            continue
+        rows.append(dict(level=level, id=ident, year=int(r["year"]), indicator=r["indicator"], target=target))
+    return pl.DataFrame(rows), pl.DataFrame({"source_row": rejected})
+
+
+def test_targets_file(truth):
+    raw = truth["raw"]
+    s = truth["summary"]
+    y_last = max(int(y) for y in s["per_year"])
+    text = (raw / "reference" / "targets.csv").read_bytes().decode("utf-8")  # UTF-8 (contract 6.2)
+    assert text.splitlines()[0] == "level,id,year,indicator,target"
+    acc, rej = _accepted_targets(raw)
+    # 3 specialty towns x 7 targets (output_value, tax_total, supporting_enterprises for both
+    # years, employees for the next) + 5 towns x 4 (tax_total, insured_persons, both years)
+    assert acc.height == 3 * 7 + 5 * 4 == s["targets"]["accepted"]
+    assert acc.select("level", "id", "year", "indicator").is_unique().all()
+    assert set(acc["year"]) == {y_last, y_last + 1}
+    # the two planted bad rows, recorded in the truth at their rows, and the file's counts
+    bad = truth["bad"].filter(pl.col("path") == "reference/targets.csv")
+    assert sorted(bad["source_row"].cast(pl.Int64).to_list()) == rej["source_row"].to_list()
+    assert set(zip(bad["column"], bad["rule"], strict=True)) == {("id", "unknown_town"), ("target", "value_invalid")}
+    f = truth["files"].filter(pl.col("path") == "reference/targets.csv").row(0, named=True)
+    assert (f["status"], int(f["rows_read"]), int(f["rows_loaded"])) == ("loaded", acc.height + 2, acc.height)
+    # the Chinese spellings of the level and a 12-digit town code are exercised
+    assert {"乡镇", "专业镇"} <= set(pl.read_csv(raw / "reference" / "targets.csv", infer_schema=False)["level"])
+    assert any(len(i) == 12 for i in pl.read_csv(raw / "reference" / "targets.csv", infer_schema=False)["id"])
+    # every specialty town: output_value and tax_total for both years; towns: tax and insured
+    spec = acc.filter(pl.col("level") == "specialty_town")
+    assert set(spec["id"]) == set(s["specialty_town_ids"])
+    for ind in ("output_value", "tax_total"):
+        assert spec.filter(pl.col("indicator") == ind).height == 2 * len(s["specialty_town_ids"])
+    towns = acc.filter(pl.col("level") == "town")
+    assert set(towns["indicator"]) == {"tax_total", "insured_persons"} and towns["id"].n_unique() == 5
+    # plausible against the demo's own numbers: the last report year's value x 0.9-1.15
+    ty = truth["town_year"].filter(pl.col("year") == str(y_last)).select(
+        pl.col("town_code").alias("id"), pl.col("tax_total").cast(pl.Float64),
+        pl.col("insured_persons").cast(pl.Float64)).unpivot(index="id", variable_name="indicator",
+                                                            value_name="base")
+    sy = pl.read_csv(raw.parent / "raw_truth" / "specialty_town_year.csv").filter(pl.col("year") == y_last).select(
+        pl.col("specialty_town_id").alias("id"), pl.col("output_value").cast(pl.Float64),
+        pl.col("supporting_enterprises").cast(pl.Float64), pl.col("employees").cast(pl.Float64),
+    ).unpivot(index="id", variable_name="indicator", value_name="base")
+    ratio = acc.join(pl.concat([ty, sy]), on=["id", "indicator"], how="inner").with_columns(
+        (pl.col("target") / pl.col("base")).alias("r"))
+    assert ratio.height == acc.height - 2 * 3  # specialty towns' tax_total: not in the truth tables
+    assert ratio["r"].min() >= 0.85 and ratio["r"].max() <= 1.2
+    assert ratio.filter(pl.col("year") == y_last + 1)["r"].min() >= 1.0
+    # some of the last year's targets are met, some missed
+    last = ratio.filter(pl.col("year") == y_last)
+    assert 0 < (last["r"] <= 1).sum() < last.height
+
+
+def _tax_frame(path: Path, bad_rows: set[int]) -> pl.DataFrame:
+    """A monthly tax CSV read with polars, by the contract's header and cell rules: period,
+    uscc, total_tax (the given total, else the sum of the parts); planted bad rows dropped."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030")
+    lines = text.splitlines()
+    head = next(i for i, ln in enumerate(lines) if sum(h in ln for h in ("所属期", "增值税", "企业所得税")) >= 2)
+    df = pl.read_csv(io.StringIO("\n".join(lines[head:])), infer_schema=False).with_row_index("source_row",
+                                                                                            offset=head + 2)
+    import re
+
+    canon = {"所属期": "period", "税款所属期": "period", "期间": "period", "费款所属期": "period", "period": "period",
+             "纳税人识别号": "uscc", "统一社会信用代码": "uscc", "信用代码": "uscc",
+             "增值税": "vat", "企业所得税": "cit", "其他税收": "other", "税收合计": "total"}
+    df = df.rename({c: canon[re.sub(r"[（(].*[)）]$", "", c)] for c in df.columns
+                    if re.sub(r"[（(].*[)）]$", "", c) in canon})
+    df = df.filter(~pl.col("source_row").is_in(sorted(bad_rows)) & pl.col("uscc").is_not_null())
+
+    def num(c: str) -> pl.Expr:
+        if c not in df.columns:
+            return pl.lit(None, pl.Float64)
+        v = pl.col(c).str.strip_chars()
+        return pl.when(v.is_in(["", "-", "—", "——", "－", "/", "无"])).then(None).otherwise(
+            v.str.replace_all(",", "")).cast(pl.Float64)
+
+    parts = pl.when(num("vat").is_null() & num("cit").is_null() & num("other").is_null()).then(None).otherwise(
+        pl.sum_horizontal(num("vat"), num("cit"), num("other")))
+    digits = pl.col("period").str.replace_all(r"\D", "")
+    return df.select(
+        pl.concat_str([digits.str.slice(0, 4), pl.lit("-"), digits.str.slice(4).str.zfill(2)]).alias("period"),
+        pl.col("uscc").str.replace_all(" ", "").str.to_uppercase(),
+        pl.coalesce(num("total"), parts).alias("total_tax"),
+    )
+
+
+def test_progress_months_of_the_next_year(truth):
+    raw = truth["raw"]
+    s = truth["summary"]
+    y_last = max(int(y) for y in s["per_year"])
+    nxt = y_last + 1
+    assert s["progress"] == {"year": nxt, "months": 3, "tax_rows": s["progress"]["tax_rows"]}
+    files = truth["files"]
+    for source, stem in (("tax", "税收明细"), ("employment", "参保明细")):
+        names = sorted(p.name for p in (raw / source / str(nxt)).iterdir())
+        assert names == [f"{stem}_{nxt}{m:02d}.csv" for m in (1, 2, 3)], names
+        listed = files.filter(pl.col("path").str.starts_with(f"{source}/{nxt}/"))
+        assert listed.height == 3 and (listed["status"] == "loaded").all()
+    # the indicator truth stays with the report years
+    assert set(truth["town_year"]["year"].cast(pl.Int64)) == {int(y) for y in s["per_year"]}
+    # the same taxpayers, roughly, and plausible amounts: a quarter that is 15-35 % of last year's total
+    bad = truth["bad"]
+    frames = []
+    for m in (1, 2, 3):
+        rel = f"tax/{nxt}/税收明细_{nxt}{m:02d}.csv"
+        rows = set(bad.filter(pl.col("path") == rel)["source_row"].cast(pl.Int64).to_list())
+        frames.append(_tax_frame(raw / rel, rows))
+    q1 = pl.concat(frames)
+    assert set(q1["period"]) == {f"{nxt}-{m:02d}" for m in (1, 2, 3)}
+    assert q1.height == s["progress"]["tax_rows"]
+    last_total = truth["town_year"].filter(pl.col("year") == str(y_last))["tax_total"].cast(pl.Float64).sum()
+    assert 0.15 < q1["total_tax"].sum() / last_total < 0.35
+    per_month = q1.group_by("period").agg(pl.col("uscc").n_unique())["uscc"]
+    assert per_month.min() > 0.9 * per_month.max() and per_month.min() > 1500
+
+
+def _registry_towns(raw: Path, bad: pl.DataFrame) -> pl.DataFrame:
+    """(uscc, town_code) of the register files as read here (xlsx with polars, CSV with csv),
+    the planted bad rows dropped (a rejected register row gives its entity no register town)."""
+    import re
+
+    out = []
+    for path in sorted((raw / "registry").iterdir()):
+        rel = f"registry/{path.name}"
+        dropped = set(bad.filter(pl.col("path") == rel)["source_row"].cast(pl.Int64).to_list())
+        if path.suffix == ".xlsx":
+            rows = [[None if v is None else str(v) for v in r] for r in
+                    pl.read_excel(path, has_header=False, engine="openpyxl", infer_schema_length=0,
+                                  drop_empty_rows=False, drop_empty_cols=False).rows()]
+        else:
+            rows = _read_rows(path)
+        head = next(i for i, r in enumerate(rows) if sum(c in ("统一社会信用代码", "信用代码", "乡镇代码", "所在地区划代码",
+                                                                "区划代码", "成立日期", "名称") for c in r) >= 3)
+        header = rows[head]
+        u = next(i for i, h in enumerate(header) if h in ("统一社会信用代码", "信用代码", "uscc"))
+        t = next(i for i, h in enumerate(header) if h in ("乡镇代码", "所在地区划代码", "区划代码", "town_code"))
+        for k, r in enumerate(rows[head + 1:], start=head + 2):
+            if k in dropped or not r or not r[u]:
+                continue
+            town = re.sub(r"\D", "", r[t] or "")
+            town = town[:9] if len(town) == 12 and town.endswith("000") else town
+            out.append((r[u].replace(" ", "").upper(), town))
+    return pl.DataFrame(out, schema=["uscc", "town_code"], orient="row")
+
+
+@pytest.fixture(scope="module")
+def refreshed_demo(request):
+    """The county demo (seed 7) refreshed into SQLite: the warehouse tests/lineage,
+    tests/indicators and tests/evaluation share in one test process (one 50 s refresh)."""
+    from tests.lineage.demo_warehouse import published_demo
+
+    return published_demo(request, "sqlite")
+
+
+def test_refreshed_demo_shows_progress_within_the_year(refreshed_demo):
+    from pipelines.warehouse.read import read_table
+
+    demo = refreshed_demo
+    raw, truth_dir = demo.raw, demo.truth
+    summary = json.loads((truth_dir / "summary.json").read_text(encoding="utf-8"))
+    nxt = summary["progress"]["year"]
+    key = ["level", "id", "year", "indicator"]
+    et = read_table(demo.url, "eval_target").with_columns(pl.col("year").cast(pl.Int64))
+    acc, _ = _accepted_targets(raw)
+    # every accepted row of the file is evaluated, and only those
+    assert et.height == acc.height
+    assert et.join(acc.with_columns(pl.col("year").cast(pl.Int64)), on=key, how="anti").height == 0
+    rejected = read_table(demo.url, "dq_rejected_row").filter(pl.col("path") == "reference/targets.csv")
+    assert rejected.height == 2
+    assert read_table(demo.url, "eval_gap").height > 0
+    # eval_target as the generator's own records say (its truth), every cell
+    want = pl.read_csv(truth_dir / "targets.csv", schema_overrides={
+        "id": pl.String, "year": pl.Int64, "target": pl.Float64, "actual": pl.Float64, "latest_period": pl.String,
+        "to_date": pl.Float64, "to_date_prev": pl.Float64})
+    joined = want.join(et, on=key, how="full", coalesce=True, suffix="_got")
+    assert joined.height == want.height == et.height
+    for c in ("target", "actual", "to_date", "to_date_prev"):
+        off = joined.filter(((pl.col(c) - pl.col(f"{c}_got")).abs() > 0.005)
+                            | (pl.col(c).is_null() != pl.col(f"{c}_got").is_null()))
+        assert off.height == 0, (c, off.select(*key, c, f"{c}_got"))
+    assert (joined["met"] == joined["met_got"]).all()
+    assert (joined["latest_period"].fill_null("") == joined["latest_period_got"].fill_null("")).all()
+    met = et.filter(pl.col("year") == nxt - 1)["met"]
+    assert 0 < met.sum() < met.len()  # some towns met last year's targets, some lag
+    # the next year's tax targets: progress to March, with the year's actual still unknown
+    tax_next = et.filter((pl.col("year") == nxt) & (pl.col("indicator") == "tax_total"))
+    assert tax_next.height == 3 + 5
+    assert (tax_next["latest_period"] == f"{nxt}-03").all() and tax_next["to_date"].null_count() == 0
+    assert tax_next["actual"].null_count() == tax_next.height and not tax_next["met"].any()
+    ins_next = et.filter((pl.col("year") == nxt) & (pl.col("indicator") == "insured_persons"))
+    assert (ins_next["latest_period"] == f"{nxt}-03").all() and (ins_next["to_date"] > 0).all()
+    # a second method: each town's January-March total_tax, from the raw files with polars;
+    # the town of a taxpayer in a year without reports is its register town (contract 5, 6.2)
+    bad = pl.read_csv(truth_dir / "bad_rows.csv", infer_schema=False)
+    q1 = []
+    for m in (1, 2, 3):
+        rel = f"tax/{nxt}/税收明细_{nxt}{m:02d}.csv"
+        q1.append(_tax_frame(raw / rel, set(bad.filter(pl.col("path") == rel)["source_row"].cast(pl.Int64))))
+    reg = _registry_towns(raw, bad)
+    assert reg["uscc"].is_unique().all()
+    by_town = pl.concat(q1).join(reg, on="uscc", how="inner").group_by("town_code").agg(pl.col("total_tax").sum())
+    expected = dict(by_town.iter_rows())
+    towns = tax_next.filter(pl.col("level") == "town")
+    assert towns.height == 5
+    for r in towns.iter_rows(named=True):
+        assert r["to_date"] == pytest.approx(expected[r["id"]], abs=0.01), r["id"]

@@ -83,6 +83,26 @@ def test_run_key_follows_the_files_and_only_the_files(area):
         keys.add(result.run_key)
 
 
+def test_a_new_or_edited_targets_file_requests_a_refresh(area):
+    """Contract 6.2 / issue 14: reference/targets.csv is watched like every other file."""
+    raw, raw_area, instance = area
+    _file(raw, "a.csv", 100)
+    result, cursor = _tick(raw_area, instance, None)
+    assert isinstance(result, RunRequest)
+    targets = raw / "reference" / "targets.csv"
+    keys = {result.run_key}
+    for target in ("100", "120"):  # the file arrives, then the office edits a target in place
+        time.sleep(0.01)
+        write_csv(targets, ["level,id,year,indicator,target", f"town,{TONGCHENG},2024,tax_total,{target}"])
+        result, cursor = _tick(raw_area, instance, cursor)
+        assert isinstance(result, RunRequest), result
+        assert result.run_key == state_digest(scan_raw_area(raw)) and result.run_key not in keys
+        keys.add(result.run_key)
+    assert "reference/targets.csv" in {f.relpath for f in scan_raw_area(raw)}
+    result, cursor = _tick(raw_area, instance, cursor)
+    assert isinstance(result, SkipReason)
+
+
 def _waiting_for(result, quiet: str, *busy: str) -> bool:
     """A skip that says it waits for exactly these files to be quiet for `quiet` seconds (not
     the 'raw area unchanged' skip, nor the empty-area one)."""

@@ -123,3 +123,35 @@ def test_a_province_sized_rule_is_capped_on_the_page_and_complete_in_the_csv(tmp
     assert csv["行号 row"].to_list() == [3, 4, 5, 6, 7, 8, 9]
     assert csv["原值 value"].to_list() == ["x<1>", "x<2>", "x<3>", "x<4>", "x<5>", "x<6>", "x<0>"]
     assert (tmp_path / "rejected_rows.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+
+
+def test_the_county_report_reads_top_to_bottom_and_links_each_files_rows(county_url, tmp_path):
+    page = write_quality_report(county_url, tmp_path / "quality.html").read_text(encoding="utf-8")
+    headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<h2[^>]*>(.*?)</h2>", page)]
+    assert [h.split("、")[0] for h in headings] == ["一", "二", "三", "四", "五"]
+    assert headings[0].startswith("一、概要")
+    # the summary's rules: records, rows and files as dq_rejected_row counts them
+    rej = read_table(county_url, "dq_rejected_row")
+    summary = page.split("<section id='summary'>")[1].split("</section>")[0]
+    table = summary.split("<table id='rejected-by-rule'>")[1].split("</table>")[0]
+    got = {m[0]: tuple(int(v.replace(",", "")) for v in m[1:]) for m in re.findall(
+        r"\((\w+)\)</span></td><td class=n>([\d,]+)</td><td class=n>([\d,]+)</td><td class=n>([\d,]+)</td>", table)}
+    want = rej.group_by("rule").agg(pl.len().alias("records"), pl.struct("file_id", "source_row").n_unique()
+                                    .alias("rows"), pl.col("file_id").n_unique().alias("files"))
+    assert got == {r[0]: tuple(r[1:]) for r in want.iter_rows()}
+    # each file's rejected count links to its part of section 3, which lists its rows
+    files = page.split("<section id='files'>")[1].split("</section>")[0]
+    rows_at = page.index("<section id='rejected-rows'>")
+    dq_file = read_table(county_url, "dq_file").filter(pl.col("file_id").is_in(rej["file_id"].unique().implode()))
+    assert dq_file.height > 0
+    for f in dq_file.iter_rows(named=True):
+        row = re.search(re.escape(f"<tr><td>{html.escape(f['path'])}</td>") + r".*?</tr>", files).group(0)
+        anchor = re.search(rf"<a href='#(file-[0-9a-f]+)'>{f['rows_rejected']:,}</a>", row).group(1)
+        assert "href='rejected_rows.csv'" in row
+        assert page.count(f"id='{anchor}'") == 1 and page.index(f"id='{anchor}'") > rows_at
+        part = page.split(f"id='{anchor}'>")[1].split("</div>")[0]
+        assert html.escape(f["path"]) in part
+        mine = rej.filter(pl.col("file_id") == f["file_id"]).group_by("rule", "column").agg(
+            pl.col("source_row").sort().head(50).cast(pl.String).str.join(", "))
+        for rule, column, numbers in mine.iter_rows():
+            assert f"</td><td>{html.escape(column)}</td><td>{numbers}" in part, (f["path"], rule, column)

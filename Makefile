@@ -4,8 +4,16 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 SCALE ?= county
 SEED ?= 7
+# The one Dagster instance `make run`, `townstat refresh`, `townstat status`, the sensor and
+# `make ui` share (its dagster.yaml is tracked in git); the command line defaults to the same
+# folder when run from here. Set DAGSTER_HOME (an absolute path) to use another.
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: run test env lint ui bench demo docs clean
+.PHONY: run test system env lint ui bench demo docs clean
+
+## system: install the system programs the tests need when missing (scripts/setup-system.sh)
+system:
+	@bash scripts/setup-system.sh
 
 env: .venv/.synced
 .venv/.synced: pyproject.toml uv.lock
@@ -18,9 +26,11 @@ run: env
 	@mkdir -p raw warehouse
 	@if [ -z "$$(ls -A raw | grep -v "^\.gitkeep$$")" ]; then $(RUN) townstat demo-data --scale $(SCALE) --seed $(SEED) --out raw; fi
 	$(RUN) townstat refresh --raw raw
+	@echo "Dagster 实例 instance: $(DAGSTER_HOME)；查看运行记录 / see the runs: make ui"
 
 ## test: the whole suite, on SQLite and on a real PostgreSQL the tests start themselves
-test: env
+## (first installs what is missing: PostgreSQL server, Chromium, CJK fonts, uv)
+test: system env
 	$(RUN) ruff check .
 	$(RUN) pytest -n 2 -q
 
@@ -29,8 +39,8 @@ lint: env
 
 ## ui: the Dagster UI on http://127.0.0.1:3000
 ui: env
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: env
 	$(RUN) python bench/run.py --scale $(SCALE)

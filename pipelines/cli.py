@@ -3,6 +3,7 @@
     townstat refresh      read the raw area, validate, compute, publish (through Dagster)
     townstat demo-data    write a realistic demo raw area (county, city or province)
     townstat status       what the warehouse holds: last refresh, files, rejected rows
+    townstat doctor       what is installed and working, and what to do about each problem
     townstat targets      progress towards the county's yearly targets; --template: the xlsx to fill in
     townstat db grant-reader   create the read-only PostgreSQL role for other departments
 
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import settings
+from pipelines import doctor, settings
 
 EXIT_PUBLISHED, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 
@@ -165,16 +166,12 @@ def cmd_quality_report(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.refresh import warehouse_status
-    from pipelines.status import status_report
+    from pipelines.status import open_instance, status_report
 
     url = _url(args)
     raw = Path(args.raw or settings.raw_dir())
-    instance = None
-    if settings.dagster_home():
-        from dagster import DagsterInstance
-
-        instance = DagsterInstance.get()
-    _print(status_report(url, raw, instance=instance))
+    with open_instance() as instance:  # the instance `townstat refresh` and `make ui` share
+        _print(status_report(url, raw, instance=instance))
     _print(warehouse_status(url))
     return 0
 
@@ -317,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--warehouse", metavar="URL")
     g.add_argument("--password", help="登录密码 login password (or TOWNSTAT_READER_PASSWORD)")
     g.set_defaults(func=cmd_grant_reader)
+
+    doctor.add_parser(sub)
     return p
 
 

@@ -24,6 +24,7 @@ from pipelines import settings
 from pipelines.definitions import ASSETS, build_definitions
 from pipelines.defs.resources import expectations_enabled
 from pipelines.ingest.pseudonymise import UnsafePIIKey, pii_key
+from pipelines.status import open_instance
 from pipelines.warehouse.engine import make_engine
 from pipelines.warehouse.read import published_row_counts
 from pipelines.warehouse.tables import table_names
@@ -68,11 +69,10 @@ class RefreshOutcome:
         return "\n".join(lines)
 
 
-def _instance(stack: ExitStack):
-
-    if settings.dagster_home():
-        return DagsterInstance.get()
-    return stack.enter_context(DagsterInstance.ephemeral())
+def _instance(stack: ExitStack) -> DagsterInstance:
+    """The project's Dagster instance (`DAGSTER_HOME`, else ./dagster_home), so the run, its
+    materialisations and check results show in `make ui` and `townstat status`."""
+    return stack.enter_context(open_instance())
 
 
 def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], None] | None = None,

@@ -29,6 +29,9 @@ DEFAULT_LOCK_TIMEOUT_S = 30.0
 DEFAULT_QUIET_SECONDS = 60
 #: Default of `TOWNSTAT_MEMORY_BOUND_MB` (6 GiB; see `pipelines/ingest/limits.py`).
 DEFAULT_MEMORY_BOUND_MB = 6144
+#: Default of `DAGSTER_HOME`: the project's Dagster instance (its `dagster.yaml` is tracked in git),
+#: relative to the working directory like every other default path here.
+DEFAULT_DAGSTER_HOME = "dagster_home"
 PIPELINES = "pipelines"
 
 
@@ -100,6 +103,11 @@ def _lock_timeout(raw: str | None) -> float:
     if not value >= 0:  # also NaN
         raise ValueError(f"TOWNSTAT_LOCK_TIMEOUT must be a number of seconds >= 0, not {text!r}")
     return value
+
+
+def _dagster_home(raw: str | None) -> str:
+    """An absolute folder (Dagster refuses a relative DAGSTER_HOME); unset or empty: the default."""
+    return os.path.abspath(raw or DEFAULT_DAGSTER_HOME)
 
 
 RAW_DIR = Setting(
@@ -178,10 +186,12 @@ READER_PASSWORD = Setting(
     "`townstat db grant-reader`: the login password of `townstat_reader` (`--password` "
     "overrides it)")
 DAGSTER_HOME = Setting(
-    "DAGSTER_HOME", "—",
-    "Dagster's instance folder: set, `townstat refresh` and `status` use that instance; unset, "
-    "a refresh runs on an ephemeral one. `deploy/start-production.sh` sets "
-    "`dagster_home/production`")
+    "DAGSTER_HOME", DEFAULT_DAGSTER_HOME,
+    "Dagster's instance folder (run history, asset materialisations, sensor state), shared by "
+    "`townstat refresh`, `townstat status`, `make run`, `make ui` and the sensor; the default "
+    "`dagster_home` (relative to the working directory: the project root) holds the "
+    "`dagster.yaml` the project ships. `deploy/start-production.sh` sets "
+    "`dagster_home/production` (PostgreSQL storage)", _dagster_home)
 UI_HOST = Setting(
     "TOWNSTAT_UI_HOST", "127.0.0.1", "the address the Dagster UI listens on",
     read_by="deploy/start-production.sh")
@@ -310,6 +320,6 @@ def reader_password() -> str | None:
     return READER_PASSWORD.get()
 
 
-def dagster_home() -> str | None:
-    """`DAGSTER_HOME` as set, else None."""
+def dagster_home_dir() -> str:
+    """The Dagster instance folder, absolute: `DAGSTER_HOME`, else `<working directory>/dagster_home`."""
     return DAGSTER_HOME.get()

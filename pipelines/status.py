@@ -2,29 +2,52 @@
 
 Chinese first, English after each line. With a Dagster instance the refresh history comes
 from its runs (job `refresh`, or any run that materialised `warehouse/published`, e.g. a
-`townstat refresh` with DAGSTER_HOME set); without one, from the warehouse's `dq_file`.
+`townstat refresh`); without one, from the warehouse's `dq_file`.
+
+`open_instance()` opens the project's one Dagster instance, shared by `townstat refresh`,
+`townstat status`, `make run`, `make ui` and the sensor: `DAGSTER_HOME`, else `./dagster_home`
+(whose `dagster.yaml` is tracked in git).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from pipelines import settings
 from pipelines.ingest.inventory import scan_raw_area
 from pipelines.warehouse.read import read_table
-
-if TYPE_CHECKING:
-    from dagster import DagsterInstance
 
 TZ = ZoneInfo("Asia/Shanghai")
 REFRESH_JOB = "refresh"
 PUBLISHED_KEY = ("warehouse", "published")
 MAX_LISTED = 20
+
+
+#: The instance configuration the project ships (local storage, telemetry off, tick retention).
+SHIPPED_INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
+
+
+@contextmanager
+def open_instance() -> Iterator[DagsterInstance]:
+    """The project's Dagster instance, disposed on exit: the folder `DAGSTER_HOME` names, else
+    `<working directory>/dagster_home`. Its `dagster.yaml` decides the storage: SQLite files in
+    that folder for the shipped one, PostgreSQL for `deploy/dagster.yaml`. A folder that does not
+    exist yet (a refresh run from another working directory) is made with the shipped
+    `dagster.yaml`, so that it, too, sends no telemetry."""
+    home = Path(settings.dagster_home_dir())
+    if not home.exists():
+        home.mkdir(parents=True)
+        if SHIPPED_INSTANCE_YAML.is_file():
+            (home / "dagster.yaml").write_bytes(SHIPPED_INSTANCE_YAML.read_bytes())
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield instance
 
 
 def _when(ts: float | None) -> str:

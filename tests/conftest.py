@@ -100,19 +100,31 @@ def _checkout_untouched() -> Iterator[None]:
 #: Variables whose defaults are relative to the working directory (the checkout when the
 #: suite runs): set, for the session, to temporary folders. A test that sets one wins.
 _SET = ("TOWNSTAT_REPORTS_DIR", "TOWNSTAT_CACHE_DIR", "TOWNSTAT_RAW_DIR", "WAREHOUSE_URL")
-#: Variables unset for the session. DAGSTER_HOME: without it a refresh uses an ephemeral
-#: instance in a temporary folder (what the tests expect; one pointing at a folder would turn
-#: every in-process refresh into a persistent instance); the staging and scratch folders then
-#: default to a temporary folder per refresh and to the (temporary) warehouse file's folder.
-_UNSET = ("DAGSTER_HOME", "TOWNSTAT_STAGING_DIR", "TOWNSTAT_SCRATCH_DIR")
+#: Variables unset for the session: the staging and scratch folders then default to a
+#: temporary folder per refresh and to the (temporary) warehouse file's folder.
+_UNSET = ("TOWNSTAT_STAGING_DIR", "TOWNSTAT_SCRATCH_DIR")
+#: The Dagster instance configuration the project ships (`dagster_home/dagster.yaml`).
+SHIPPED_INSTANCE_YAML = CHECKOUT / "dagster_home" / "dagster.yaml"
+
+
+def make_dagster_home(folder: Path) -> Path:
+    """A Dagster instance folder made from the shipped `dagster.yaml` (`folder` is created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dagster.yaml").write_bytes(SHIPPED_INSTANCE_YAML.read_bytes())
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_outputs(tmp_path_factory) -> Iterator[None]:
-    """Reports, cache, raw area and warehouse default to per-session temporary folders (xdist
-    workers never share one), whatever the caller's environment says; and the slow GX suite
-    runs only in the tests that turn it on (TOWNSTAT_GX=on)."""
-    saved = {k: os.environ.get(k) for k in (*_SET, *_UNSET, "TOWNSTAT_GX")}
+    """Reports, cache, raw area, warehouse and Dagster instance default to per-session temporary
+    folders (xdist workers never share one), whatever the caller's environment says; and the
+    slow GX suite runs only in the tests that turn it on (TOWNSTAT_GX=on).
+
+    DAGSTER_HOME: a refresh records its run in the project's instance (default: the checkout's
+    ./dagster_home); in the tests that is one made from the shipped `dagster.yaml` in the
+    session's temporary folder (what a CLI or a webserver started as a subprocess uses; the
+    in-process refreshes use an ephemeral one, see `_ephemeral_in_process_instance`)."""
+    saved = {k: os.environ.get(k) for k in (*_SET, *_UNSET, "TOWNSTAT_GX", "DAGSTER_HOME")}
     base = tmp_path_factory.mktemp("session-defaults")
     for k in ("reports", "cache", "raw"):
         (base / k).mkdir()
@@ -120,6 +132,7 @@ def _isolated_outputs(tmp_path_factory) -> Iterator[None]:
     os.environ["TOWNSTAT_CACHE_DIR"] = str(base / "cache")
     os.environ["TOWNSTAT_RAW_DIR"] = str(base / "raw")
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{base / 'warehouse.sqlite'}"
+    os.environ["DAGSTER_HOME"] = str(make_dagster_home(base / "dagster_home"))
     for k in _UNSET:
         os.environ.pop(k, None)
     os.environ["TOWNSTAT_GX"] = "off"
@@ -129,6 +142,39 @@ def _isolated_outputs(tmp_path_factory) -> Iterator[None]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+#: `pipelines.refresh._instance` as written (the session replaces it; `project_instance` restores it).
+_REAL_INSTANCE: list = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ephemeral_in_process_instance(_isolated_outputs) -> Iterator[None]:
+    """In-process refreshes (`run_refresh`, `pipelines.cli.main(["refresh", ...])`) record their
+    runs in an ephemeral, in-memory Dagster instance: a SQLite instance commits each of a run's
+    ~300 events to disk, which made the small refresh of tests/evaluation/test_goals_refresh.py
+    about twice as slow (13-19 s against 33-36 s on the shared 2-core machine). A test that
+    needs the real instance (`DAGSTER_HOME`) takes `project_instance`."""
+    from dagster import DagsterInstance
+
+    import pipelines.refresh as refresh
+
+    _REAL_INSTANCE.append(real := refresh._instance)
+    refresh._instance = lambda stack: stack.enter_context(DagsterInstance.ephemeral())
+    yield
+    refresh._instance = real
+
+
+@pytest.fixture
+def project_instance(tmp_path, monkeypatch) -> Path:
+    """In-process refreshes use the project's real instance (`pipelines.status.open_instance`),
+    at a fresh `DAGSTER_HOME` made from the shipped `dagster.yaml`; returns that folder."""
+    import pipelines.refresh as refresh
+
+    home = make_dagster_home(tmp_path / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setattr(refresh, "_instance", _REAL_INSTANCE[0])
+    return home
 
 
 @pytest.fixture(scope="session")

@@ -179,6 +179,19 @@ def test_a_bad_lock_timeout_is_refused(monkeypatch, value):
         settings.lock_timeout()
 
 
+def test_the_dagster_instance_folder(monkeypatch, tmp_path):
+    """DAGSTER_HOME, made absolute; unset or empty: `dagster_home` in the working directory (the
+    project root under `make`), the folder whose `dagster.yaml` the project ships."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert settings.dagster_home_dir() == str(tmp_path / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", "")
+    assert settings.dagster_home_dir() == str(tmp_path / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", "/srv/townstat/dagster_home")
+    assert settings.dagster_home_dir() == "/srv/townstat/dagster_home"
+    assert (ROOT / settings.DEFAULT_DAGSTER_HOME / "dagster.yaml").is_file()
+
+
 def test_worker_counts_default_to_the_cores(monkeypatch):
     import os
 

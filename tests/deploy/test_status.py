@@ -8,6 +8,7 @@ other tests closed their instances.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,16 +26,12 @@ def _file(raw, name, output):
 
 
 def scenario(tmp_path: Path) -> None:
-    from dagster import DagsterInstance
-
+    """Runs with DAGSTER_HOME set to a temporary copy of the shipped instance: the refreshes and
+    the status read the same instance, as `townstat refresh` and `townstat status` do."""
     import pipelines.defs.indicators as ind
-    import pipelines.refresh as refresh
     from pipelines.refresh import run_refresh
-    from pipelines.status import status_report
+    from pipelines.status import open_instance, status_report
 
-    (tmp_path / "dagster_home").mkdir()
-    instance = DagsterInstance.local_temp(str(tmp_path / "dagster_home"))  # keeps run history
-    refresh._instance = lambda stack: instance
     os.environ["TOWNSTAT_CACHE_DIR"] = str(tmp_path / "cache")
     os.environ["TOWNSTAT_REPORTS_DIR"] = str(tmp_path / "reports")  # not the checkout's (cwd)
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
@@ -49,15 +46,16 @@ def scenario(tmp_path: Path) -> None:
     ind.town_year = lambda *a: pl.concat([real(*a), real(*a)])
     assert not run_refresh(raw, url, staging_dir=str(tmp_path / "s1")).published
     ind.town_year = real
-    report = status_report(url, raw, instance=instance)
-    assert report.splitlines()[0].startswith("townstat 状态")
-    assert "最近一次成功刷新：无" in report
-    assert "最近一次失败的刷新" in report and "ind/town_year:key_unique" in report, report
+    with open_instance() as instance:
+        report = status_report(url, raw, instance=instance)
+        assert report.splitlines()[0].startswith("townstat 状态")
+        assert "最近一次成功刷新：无" in report
+        assert "最近一次失败的刷新" in report and "ind/town_year:key_unique" in report, report
 
-    assert run_refresh(raw, url, staging_dir=str(tmp_path / "s2")).published
-    report = status_report(url, raw, instance=instance)
-    assert "最近一次成功刷新：20" in report and "(a later refresh succeeded)" in report, report
-    assert "待处理文件：无 / pending files: none" in report
+        assert run_refresh(raw, url, staging_dir=str(tmp_path / "s2")).published
+        report = status_report(url, raw, instance=instance)
+        assert "最近一次成功刷新：20" in report and "(a later refresh succeeded)" in report, report
+        assert "待处理文件：无 / pending files: none" in report
 
     # A new file and a removed one, seen without Dagster history.
     _file(raw, "b.csv", 5)
@@ -66,11 +64,14 @@ def scenario(tmp_path: Path) -> None:
     assert "已发布，包含 1 个文件" in report
     assert "待处理文件：1" in report and "enterprise/b.csv" in report
     assert "下次刷新时撤出：1" in report and "enterprise/a.csv" in report
-    instance.dispose()
 
 
 def test_status_from_the_instance_and_from_dq_file(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "TOWNSTAT_"))}
+    home = tmp_path / "dagster_home"  # a copy of the shipped instance, never the checkout's
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home)
+    env["DAGSTER_HOME"] = str(home)
     code = ("import sys; from pathlib import Path; from tests.deploy.test_status import scenario; "
             "scenario(Path(sys.argv[1]))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env,

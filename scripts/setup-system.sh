@@ -5,6 +5,7 @@
 #   PostgreSQL server     initdb and pg_ctl: the tests start a PostgreSQL of their own
 #   Chromium              the dashboard is tested in a real headless browser ...
 #   CJK fonts             ... with fonts that have Chinese glyphs
+#   LibreOffice, poppler  the workbook is printed to PDF headless and its pages read back
 #   uv                    builds the project's Python environment from uv.lock
 #
 # Debian/Ubuntu (apt-get). As root it installs directly, otherwise through sudo; when neither
@@ -34,6 +35,12 @@ if ! command -v fc-list >/dev/null 2>&1; then
 elif [ -z "$(fc-list :lang=zh family 2>/dev/null | head -n 1)" ]; then
   need fonts-noto-cjk "Chinese glyphs in the dashboard and screenshots"
 fi
+# the evaluation workbook's print test converts it with LibreOffice and reads the PDF's text
+command -v soffice >/dev/null 2>&1 || need libreoffice-calc-nogui "LibreOffice, headless: the workbook print test"
+command -v pdftotext >/dev/null 2>&1 || need poppler-utils "pdftotext, pdfinfo: read the printed workbook"
+if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list 2>/dev/null | grep -i carlito | head -n 1)" ]; then
+  need fonts-crosextra-carlito "Calibri's metrics, so LibreOffice lays columns out as Excel does"
+fi
 need_uv=""
 if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
   need_uv=1
@@ -42,7 +49,7 @@ if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
 fi
 
 if [ ${#apt_packages[@]} -eq 0 ] && [ -z "$need_uv" ]; then
-  say "nothing to install (make, PostgreSQL server in ${pg_found%/bin}, Chromium, CJK fonts, uv present)"
+  say "nothing to install (make, PostgreSQL server in ${pg_found%/bin}, Chromium, CJK fonts, LibreOffice, poppler, uv present)"
   exit 0
 fi
 

@@ -21,7 +21,12 @@
 
 Headers are Chinese (from the indicator catalogue); money is shown in 万元 (yuan / 10,000)
 with number formats; each data sheet has title rows and a frozen header row
-(``HEADER_ROW``, 1-based); column widths fit their contents.
+(``HEADER_ROW``, 1-based); column widths fit their contents (headers and long texts wrap).
+
+Printing (issue 15): every sheet, the notes too, prints on A4 landscape fitted to one page wide,
+its title rows and column headers repeated on every page, with a footer naming the sheet, the
+page (第 n 页 / 共 m 页) and the data's date; titles and notes are merged across the table's
+columns and wrap there, so none is cut and none widens the printed page (`_Sheet`).
 
 Safe to open (contract v4 section 9): the workbook is created with `safe_cells.XLSX_OPTIONS`
 (no string becomes a formula or a link) and text is written with ``write_string``; a text cell
@@ -32,6 +37,7 @@ it stays text when someone edits it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -75,65 +81,170 @@ SHARE_CRITERIA = {"market"}
 
 
 def _width(v: Any) -> int:
+    """A text's width in column units: a Chinese character 2, a capital letter 1.3 (an
+    18-character credit code printed whole), any other character 1."""
     s = "" if v is None else str(v)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    return math.ceil(sum(2 if unicodedata.east_asian_width(ch) in "WF"
+                         else 1.3 if "A" <= ch <= "Z" else 1 for ch in s))
+
+
+# Printing (issue 15): every sheet prints on A4 landscape, fitted to one page wide, its title
+# rows and column headers repeated on every page, a footer with the sheet's name, the page
+# number and the data's date. A title or note is merged across the table's columns and wraps
+# there: left in one cell, a text running past the last used column makes LibreOffice widen the
+# printed range to take it in and shrink the whole page to fit (and unfitted, the page break
+# cut it mid-word), so no title may be wider than its table.
+PAPER_A4 = 9  # xlsxwriter/Excel paper code
+MARGINS = {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.6}  # inches (≈1.0/1.0/1.3/1.5 cm)
+FOOTER_MARGIN = 0.25
+#: header cells wrap: a column is made no wider than this for its header alone
+HEADER_WRAP = 12
+#: a text column is no wider than this; its longer cells wrap
+TEXT_WRAP = 40
+#: points per line of wrapped text, by font size (the CJK fonts' line height is ~1.45 em)
+LINE_PT = {10: 14.5, 14: 20.5}
+TITLE_SCALE = 1.4  # the 14 pt title is 1.4 times as wide as 10 pt text
+
+
+def _footer(date_text: str) -> str:
+    """Footer of every sheet: its name (``&A``), 第 n 页 / 共 m 页, the data's date."""
+    date = date_text.replace("&", "&&")
+    return f"&L&9&A&C&9第 &P 页 / 共 &N 页&R&9{date}"
+
+
+def _lines(text_width: float, col_width: float) -> int:
+    """Lines a wrapped text of ``text_width`` (in `_width` units) takes in a column (or merged
+    range) ``col_width`` wide, with a tenth to spare for word breaks and wider glyphs."""
+    return max(1, math.ceil(text_width * 1.1 / max(col_width - 1, 1)))
 
 
 class _Sheet:
-    """A data sheet: title rows, a header row at HEADER_ROW, typed columns, fitted widths."""
+    """A sheet: title rows, a header row at HEADER_ROW, typed columns, fitted widths, and the
+    print setup (A4 landscape, one page wide, repeated headers, footer) of every sheet."""
 
     def __init__(self, wb: xlsxwriter.Workbook, name: str, title: str, subtitle: str,
-                 fmt: dict[str, Any]):
+                 fmt: dict[str, Any], date_text: str):
         self.ws = wb.add_worksheet(name)
         self.fmt = fmt
         self.widths: dict[int, int] = {}
-        self.ws.write_string(0, 0, title, fmt["title"])
-        self.ws.write_string(1, 0, subtitle, fmt["note"])
+        self.title, self.subtitle = title, subtitle
+        self.note_text: str | None = None
+        ws = self.ws
+        ws.set_paper(PAPER_A4)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as the rows need
+        ws.set_margins(**MARGINS)
+        ws.center_horizontally()
+        ws.set_footer(_footer(date_text), {"margin": FOOTER_MARGIN, "scale_with_doc": False})
 
     def note(self, text: str) -> None:
         """A line between the subtitle and the header row (e.g. why the table is empty)."""
-        self.ws.write_string(HEADER_ROW - 2, 0, text, self.fmt["bold"])
+        self.note_text = text
+
+    def _titles(self, ncols: int) -> None:
+        """Set the column widths, then the title, subtitle and note merged across the ``ncols``
+        columns, wrapped, their rows tall enough (Excel and LibreOffice fit no merged cell).
+        A table narrower than its title has its widest column widened: the title then prints
+        on one line (a subtitle or note may wrap)."""
+        total = sum(self.widths.get(c, 8) for c in range(ncols))
+        need = math.ceil(_width(self.title) * TITLE_SCALE * 1.1) + 1
+        if ncols > 1 and total < need:
+            widest = max(range(ncols), key=lambda c: self.widths.get(c, 8))
+            self.widths[widest] = self.widths.get(widest, 8) + need - total
+            total = need
+        for c, w in self.widths.items():
+            self.ws.set_column(c, c, w)
+        for row, text, f, pt, scale in ((0, self.title, "title", LINE_PT[14], TITLE_SCALE),
+                                        (1, self.subtitle, "note", LINE_PT[10], 1.0),
+                                        (HEADER_ROW - 2, self.note_text, "bold", LINE_PT[10], 1.0)):
+            if not text:
+                continue
+            if ncols > 1:
+                self.ws.merge_range(row, 0, row, ncols - 1, text, self.fmt[f])
+            else:
+                self.ws.write_string(row, 0, text, self.fmt[f])
+            n = _lines(_width(text) * scale, total)
+            if n > 1 or row == 0:  # the title's row always: its 14 pt line is taller
+                self.ws.set_row(row, pt * n)
 
     def table(self, headers: list[str], kinds: list[str], rows: list[list[Any]],
               cell_kinds: list[list[str]] | None = None, marked: list[bool] | None = None) -> None:
         """``kinds`` per column; ``cell_kinds`` (per row) replaces them where a column mixes
         units; a ``marked`` row is on the laggard fill."""
         r0 = HEADER_ROW - 1
-        for c, h in enumerate(headers):
-            self.ws.write_string(r0, c, h, self.fmt["header"])
-            self.widths[c] = max(self.widths.get(c, 0), _width(h))
+        shown_rows: list[list[tuple[Any, str, str]]] = []
         for n, row in enumerate(rows):
-            i = r0 + 1 + n
             row_kinds = cell_kinds[n] if cell_kinds is not None else kinds
-            lag = LAGGARD_SUFFIX if marked is not None and marked[n] else ""
+            cells = []
             for c, (v, kind) in enumerate(zip(row, row_kinds, strict=True)):
-                f = self.fmt[kind + lag]
                 if v is None or v == "":
-                    self.ws.write_blank(i, c, None, f)
                     shown = ""
                 elif kind == "money":
-                    self.ws.write_number(i, c, float(v), f)
                     shown = f"{float(v):,.2f}"
                 elif kind in ("count", "int"):
-                    self.ws.write_number(i, c, int(v), f)
                     shown = f"{int(v):,}"
                 elif kind in ("ratio", "pct", "score"):
-                    self.ws.write_number(i, c, float(v), f)
                     shown = f"{float(v):.2f}%" if kind == "pct" else f"{float(v):,.4f}"
                 else:
                     shown = str(v)
-                    # text, never a formula; one that looks like a formula keeps a quote prefix
-                    self.ws.write_string(i, c, shown,
-                                         self.fmt["quoted" + lag] if looks_like_formula(shown) else f)
+                cells.append((v, kind, shown))
                 self.widths[c] = max(self.widths.get(c, 0), _width(shown))
-        for c, w in self.widths.items():
-            self.ws.set_column(c, c, min(max(w + 2, 6), 60))
+            shown_rows.append(cells)
+        # a header wraps (HEADER_WRAP), a long text wraps (TEXT_WRAP): the printed table is
+        # as narrow as its numbers allow, so fitting it to the page width shrinks it less
+        for c, h in enumerate(headers):
+            w = max(self.widths.get(c, 0), min(_width(h), HEADER_WRAP))
+            self.widths[c] = min(max(w + 2, 6), TEXT_WRAP + 2)
+        self._titles(len(headers))
+        head_lines = 1
+        for c, h in enumerate(headers):
+            self.ws.write_string(r0, c, h, self.fmt["header"])
+            head_lines = max(head_lines, _lines(_width(h), self.widths[c]))
+        if head_lines > 1:
+            self.ws.set_row(r0, LINE_PT[10] * head_lines)
+        for n, cells in enumerate(shown_rows):
+            i = r0 + 1 + n
+            lag = LAGGARD_SUFFIX if marked is not None and marked[n] else ""
+            row_lines = 1
+            for c, (v, kind, shown) in enumerate(cells):
+                wrap = WRAP_SUFFIX if _width(shown) > self.widths[c] - 2 else ""
+                f = self.fmt[kind + lag + wrap]
+                if v is None or v == "":
+                    self.ws.write_blank(i, c, None, f)
+                elif kind == "money":
+                    self.ws.write_number(i, c, float(v), f)
+                elif kind in ("count", "int"):
+                    self.ws.write_number(i, c, int(v), f)
+                elif kind in ("ratio", "pct", "score"):
+                    self.ws.write_number(i, c, float(v), f)
+                else:
+                    # text, never a formula; one that looks like a formula keeps a quote prefix
+                    self.ws.write_string(
+                        i, c, shown, self.fmt["quoted" + lag + wrap] if looks_like_formula(shown) else f)
+                if wrap:
+                    row_lines = max(row_lines, _lines(_width(shown), self.widths[c]))
+            if row_lines > 1:
+                self.ws.set_row(i, LINE_PT[10] * row_lines)
         self.ws.freeze_panes(HEADER_ROW, 0)
+        self.ws.repeat_rows(0, r0)  # title rows and column headers on every printed page
         if rows:
             self.ws.autofilter(r0, 0, r0 + len(rows), len(headers) - 1)
 
+    def pairs(self, lines: list[tuple[str, str]], value_width: int = 90) -> None:
+        """The notes' layout: a bold key and a wrapped value per row, from the third row."""
+        self.widths = {0: max(_width(k) for k, _ in lines) + 2, 1: value_width}
+        self._titles(2)
+        for i, (k, v) in enumerate(lines, start=2):
+            self.ws.write_string(i, 0, k, self.fmt["bold"])
+            self.ws.write_string(i, 1, v, self.fmt["wrap"])
+            n = _lines(_width(v), self.widths[1])
+            if n > 1:
+                self.ws.set_row(i, LINE_PT[10] * n)
+        self.ws.repeat_rows(0)
+
 
 LAGGARD_SUFFIX = "|laggard"
+WRAP_SUFFIX = "|wrap"
 
 
 def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
@@ -149,16 +260,22 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
         "score": {"border": 1, "num_format": "0.00"},
     }
     out = {
-        "title": wb.add_format({**base, "bold": True, "font_size": 14}),
-        "note": wb.add_format({**base, "italic": True, "font_color": "#555555"}),
+        "title": wb.add_format({**base, "bold": True, "font_size": 14, "text_wrap": True,
+                                "valign": "top"}),
+        "note": wb.add_format({**base, "italic": True, "font_color": "#555555", "text_wrap": True,
+                               "valign": "top"}),
         "header": wb.add_format({**base, "bold": True, "bg_color": "#DDE6F0", "border": 1,
                                  "text_wrap": True, "valign": "vcenter", "align": "center"}),
         "wrap": wb.add_format({**base, "text_wrap": True, "valign": "top"}),
-        "bold": wb.add_format({**base, "bold": True}),
+        "bold": wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "top"}),
     }
+    # data cells centred vertically: a row made taller by a wrapped text keeps its numbers
+    # level with the text
     for kind, props in cells.items():
-        out[kind] = wb.add_format({**base, **props})
-        out[kind + LAGGARD_SUFFIX] = wb.add_format({**base, **props, "bg_color": LAGGARD_FILL})
+        for lag, fill in (("", {}), (LAGGARD_SUFFIX, {"bg_color": LAGGARD_FILL})):
+            out[kind + lag] = wb.add_format({**base, **props, **fill, "valign": "vcenter"})
+            out[kind + lag + WRAP_SUFFIX] = wb.add_format(
+                {**base, **props, **fill, "valign": "vcenter", "text_wrap": True})
     return out
 
 
@@ -229,7 +346,8 @@ def _gap_sheet(wb: xlsxwriter.Workbook, fmt: dict[str, Any], gap: pl.DataFrame, 
     gap = gap.filter(pl.col("year") == year)
     s = _Sheet(wb, GAP_SHEET, f"{year}年专业镇认定差距 — 距认定标准还差多少",
                f"{date_text}；来源：eval_gap；金额单位：万元（文字中为亿元），占有率为百分比；"
-               "差距以指标自身单位计 / distance to recognition per criteria set and indicator read", fmt)
+               "差距以指标自身单位计 / distance to recognition per criteria set and indicator read", fmt,
+               date_text)
     present = set(gap["indicator"].unique().to_list())
     inds = [i for i in CATALOGUE[GAP_TABLE] if i.name in present]
     headers = ["年度", "标准集", "专业镇编号", "专业镇名称", "未达标指标数", "认定差距",
@@ -282,7 +400,7 @@ def _target_sheet(wb: xlsxwriter.Workbook, fmt: dict[str, Any], targets: pl.Data
     s = _Sheet(wb, TARGET_SHEET, f"年度目标及进度（内部）— 截至{last}年",
                f"{date_text}；来源：eval_target（reference/targets.csv）；{last}年及以前（含下一年度）"
                f"各年的目标，本表含：{which}；金额单位：万元；浅红底色为落后的目标 / targets of every "
-               f"year up to {last} (the next year included); laggards in light red", fmt)
+               f"year up to {last} (the next year included); laggards in light red", fmt, date_text)
     # the town or specialty town as the quality report shows a town: code, then name
     headers = ["年度", "乡镇/专业镇", "层级", "指标", "单位", "目标值", "实际值", "完成率",
                "最新所属期", "本年累计", "按进度应达", "上年同期", "累计同比", "状态", "是否落后"]
@@ -322,7 +440,7 @@ def _missing_sheet(wb: xlsxwriter.Workbook, fmt: dict[str, Any], missing: pl.Dat
     s = _Sheet(wb, MISSING_SHEET, f"{year}年未报企业（内部）— {zh} / {en}",
                f"{date_text}；来源：dq_flag（report_missing）及{year - 1}年企业年报；金额单位：万元；"
                "请在认定评价前催报，指标不作插补 / chase them before the evaluation; nothing is imputed",
-               fmt)
+               fmt, date_text)
     headers = ["年度", "统一社会信用代码", "企业名称（上年年报）", "乡镇", "所属专业镇",
                f"{year - 1}年工业总产值(万元)"]
     kinds = ["int", "text", "text", "text", "text", "money"]
@@ -392,7 +510,7 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
             crit.filter(pl.col("criteria_set") == set_name)["criterion"].unique().to_list())
         s = _Sheet(wb, sheet, f"{year}年专业镇认定评价 — {title_zh}（{set_name}）",
                    f"{date_text}；来源 / source: {cs.source if cs else set_name}；"
-                   "金额单位：万元 / money in 10,000 yuan", fmt)
+                   "金额单位：万元 / money in 10,000 yuan", fmt, date_text)
         headers = ["专业镇编号", "专业镇名称", "类别"]
         kinds = ["text", "text", "text"]
         for c in order:
@@ -441,7 +559,7 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
                     + [_cell(r[c], k) for c, _, k in cols] + [supp])
     s = _Sheet(wb, TOWN_SHEET, f"乡镇年度指标（披露控制后，可对外）— 截至{year}年",
                f"{date_text}；来源：pub_town_year；金额单位：万元；空白的金额格按统计资料保密规定不公开 / "
-               "blank money cells are suppressed (disclosure control)", fmt)
+               "blank money cells are suppressed (disclosure control)", fmt, date_text)
     s.table(headers, kinds, rows)
     used.add(TOWN_SHEET)
 
@@ -453,11 +571,10 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
             + [_cell(r[c], k) for c, _, k in cols]
             for r in ind_s.sort("year", "specialty_town_id").iter_rows(named=True)]
     s = _Sheet(wb, SPECIALTY_SHEET, f"专业镇年度指标（内部）— 截至{year}年",
-               f"{date_text}；来源：ind_specialty_town_year；金额单位：万元", fmt)
+               f"{date_text}；来源：ind_specialty_town_year；金额单位：万元", fmt, date_text)
     s.table(headers, kinds, rows)
 
     # notes
-    ws = wb.add_worksheet(NOTE_SHEET)
     loaded = dq_file.filter(pl.col("status") == "loaded")
     per_source = loaded.group_by("source").agg(pl.len().alias("files"),
                                                pl.col("rows_loaded").sum()).sort("source")
@@ -480,12 +597,7 @@ def write_evaluation_workbook(url: TableSource, year: int, out: Path) -> Path:
                       f"{r['files']} 个文件，{int(r['rows_loaded'] or 0):,} 行通过校验 / files, rows loaded"))
     for name, cs in sets.items():
         lines.append((f"标准集：{name}", f"{cs.name_zh}；依据 / source: {cs.source}"))
-    ws.write_string(0, 0, "说明 / Notes", fmt["title"])
-    for i, (k, v) in enumerate(lines, start=2):
-        ws.write_string(i, 0, k, fmt["bold"])
-        ws.write_string(i, 1, v, fmt["wrap"])
-    ws.set_column(0, 0, max(_width(k) for k, _ in lines) + 2)
-    ws.set_column(1, 1, 90)
+    _Sheet(wb, NOTE_SHEET, "说明 / Notes", "", fmt, date_text).pairs(lines)
     wb.close()
     return out
 

@@ -40,8 +40,9 @@ and `postgres_load.py` load rows, `bookkeeping.py` keeps the publication's own t
 
 The very first publication into a SQLite file that does not exist yet is built in a hidden
 file beside it without a journal (each page written once, not to the WAL and again at the
-checkpoint), switched to WAL mode and then linked into place: until that link there is no
-warehouse to read, and a failure deletes the hidden file, so atomicity is the same.
+checkpoint) and with 16 KiB pages (`sqlite_load.PAGE_SIZE`), switched to WAL mode and then
+linked into place: until that link there is no warehouse to read, and a failure deletes the
+hidden file, so atomicity is the same.
 """
 
 from __future__ import annotations
@@ -373,6 +374,7 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
         building = target.with_name(f".{target.name}.building-{os.getpid()}")
         try:
             building.unlink(missing_ok=True)
+            _new_file(building)
             counts = _publish_into(f"sqlite:///{building}", names, prepared, fingerprints, partitions,
                                    report, unjournalled=True)
             with sqlite3.connect(building) as con:
@@ -386,6 +388,19 @@ def publish(url: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame],
         finally:
             building.unlink(missing_ok=True)
     return _publish_into(url, names, prepared, fingerprints, partitions, report)
+
+
+def _new_file(path: Path) -> None:
+    """An empty SQLite database at `path` with the bulk load's page size (`sqlite_load.PAGE_SIZE`),
+    which can only be chosen before the first page is written (no journal: nothing to roll back)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    try:
+        con.execute(f"PRAGMA page_size = {sqlite_load.PAGE_SIZE}")
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("VACUUM")
+    finally:
+        con.close()
 
 
 def _publish_into(url: str, names: list[str], prepared: Mapping[str, pl.DataFrame | pl.LazyFrame],

@@ -3,25 +3,32 @@
 It is deliberately plain: no Dagster, no per-column rule bookkeeping, no dq tables, no
 lineage, no disclosure control, no evaluation. What it does (each phase timed):
 
-1. decode   every CSV to UTF-8 (UTF-8 with or without BOM, else GB18030) and every xlsx to a
-            UTF-8 CSV (fastexcel, all text); Python picks the header row, the column mapping
-            and the money units per file with the pipeline's own `find_header`, `title_unit`
-            and `map_columns` (the contract's header rules, not re-implemented here).
-2. read     DuckDB `read_csv(..., skip=, header=true, all_varchar=true)` per file, the files
-            of a source stacked with `UNION ALL BY NAME` into one table of text cells.
+1. decode   every CSV checked for UTF-8 (BOM allowed) and read by DuckDB in place; a GB18030
+            CSV is transcoded to a UTF-8 copy and every xlsx written as a UTF-8 CSV (fastexcel,
+            all text); Python picks the header row, the column mapping and the money units per
+            file with the pipeline's own `find_header`, `title_unit` and `map_columns` (the
+            contract's header rules, not re-implemented here).
+2. read     DuckDB `read_csv(..., skip=, header=true, all text columns)` per file, the files
+            of a source stacked with `UNION ALL BY NAME` into one in-memory table of text cells
+            (an in-memory database: nothing is persisted; past the memory limit DuckDB spills).
 3. validate in SQL: identifiers (USCC GB 32100 check character, person ID MOD 11-2, town
             code in the towns list, industry class in the GB/T 4754-2017 list), years,
             periods and dates normalised, numbers parsed, money units applied, ranges,
-            booleans, levels; rows with any bad cell dropped; keys duplicated inside a file
-            dropped; supersession by file order (mtime, path); person IDs replaced by
-            person_key = HMAC-SHA256 computed in SQL.
+            booleans, levels; identifier-like columns checked once per distinct value; rows
+            with any bad cell dropped; keys duplicated inside a file dropped; supersession by
+            file order (mtime, path), both with hash aggregations (no window); person IDs
+            replaced by person_key = HMAC-SHA256 computed in SQL once per distinct person ID.
 4. indicators  ind_town_year: enterprises, output_value, revenue, employees, tax_total
             (taxpayer's enterprise-report town for Y, else its register town),
             insured_persons (distinct persons enrolled in December at employers of the town),
             market_entities (register entities of the town alive at Y-12-31).
 5. load     the four fact tables and ind_town_year into a fresh SQLite file through ADBC's
-            SQLite driver, fed DuckDB's Arrow batches (journal off); key indexes built after
-            the load. (Until the third session: sqlite3 `executemany`, 365 s at province scale.)
+            SQLite driver (`adbc_ingest` of DuckDB's Arrow record batches, journal off), each
+            a WITHOUT ROWID table whose PRIMARY KEY is its key, fed in key order (DuckDB
+            sorts). DuckDB's own sqlite extension is not used: it downloads itself at first use,
+            and PyPI has no duckdb-extension-sqlite wheel for duckdb 2.0.x. (Until the third
+            session: sqlite3 `executemany`, 365 s at province scale; until issue 16: a file
+            database, windows for supersession, a rowid table plus a key index built after.)
 
 Run alone: `python bench/reference.py --raw DIR --out DIR [--truth DIR]`.
 """
@@ -70,21 +77,22 @@ ENTITY_TYPES = {"企业": "enterprise", "enterprise": "enterprise", "个体工�
 
 # ---------------------------------------------------------------------------- phase 1: decode
 
-def decode_bytes(data: bytes) -> bytes | None:
-    """UTF-8 bytes: UTF-8 (BOM stripped) as is, else GB18030; None when neither (or binary)."""
+def decode_bytes(data: bytes) -> tuple[bytes | None, bool]:
+    """(UTF-8 bytes, transcoded): UTF-8 (BOM stripped) as is, else GB18030 transcoded; None
+    when neither (or binary)."""
     if b"\x00" in data[:65536]:
-        return None
+        return None, False
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         data.decode("utf-8")
-        return data
+        return data, False
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("gb18030").encode("utf-8")
+        return data.decode("gb18030").encode("utf-8"), True
     except UnicodeDecodeError:
-        return None
+        return None, False
 
 
 def xlsx_to_csv_bytes(path: Path) -> bytes | None:
@@ -121,7 +129,10 @@ def decode_area(raw: Path, work: Path) -> tuple[list[dict], dict]:
             stats["skipped"] += 1
             continue
         seen_sha.add(f.sha256)
-        utf8 = decode_bytes(f.path.read_bytes()) if suffix == ".csv" else xlsx_to_csv_bytes(f.path)
+        if suffix == ".csv":
+            utf8, transcoded = decode_bytes(f.path.read_bytes())
+        else:
+            utf8, transcoded = xlsx_to_csv_bytes(f.path), True
         stats["bytes"] += f.bytes
         if utf8 is None:
             stats["skipped"] += 1
@@ -134,9 +145,12 @@ def decode_area(raw: Path, work: Path) -> tuple[list[dict], dict]:
         except (FileRejected, csv.Error):
             stats["skipped"] += 1
             continue
-        out = work / f.source / f"{len(plans):05d}.csv"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(utf8)
+        if not transcoded:
+            out = f.path  # already UTF-8 (DuckDB skips a BOM itself): read in place, no copy
+        else:
+            out = work / f.source / f"{len(plans):05d}.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(utf8)
         plans.append({"source": f.source, "csv": str(out), "relpath": f.relpath, "skip": h,
                       "width": len(top[h]), "positions": positions, "factors": factors,
                       "version": len([p for p in plans if p["source"] == f.source])})
@@ -283,41 +297,61 @@ def column_sql(c, max_year: int) -> tuple[str, str, str, str | None]:
 DISTINCT_KINDS = {"uscc", "person_id", "town", "industry", "hukou", "period", "date", "year"}
 
 
-def validate_sql(source: str, max_year: int) -> str:
-    """The current rows of a source: valid rows, no in-file duplicate key, latest file wins."""
+def validate_sql(source: str, max_year: int, derived: dict[str, tuple[str, str]] | None = None) -> str:
+    """The current rows of a source: valid rows, no in-file duplicate key, latest file wins.
+
+    `derived` maps a distinct-checked column to (name, expression of its valid value `__v`):
+    computed once per distinct value and carried to the output (the person_key HMAC).
+    Supersession by two hash aggregations (no window): keys seen once among the valid rows of
+    a file, then per key the row of the latest such file (arg_max over the file version)."""
     spec = SOURCES[source]
+    derived = derived or {}
     ctes, joins, pres, vals, oks, groups = [], [], [], [], [], []
     for c in spec.columns:
         pre, val, ok, *group = column_sql(c, max_year)
         g = [x for x in group if x]
         n = c.name
-        vals.append(f'{val} AS "{n}"')
+        vals.append((n, val))
         if c.kind in DISTINCT_KINDS:
+            extra_col = ""
+            if n in derived:
+                d_name, d_expr = derived[n]
+                extra_col = f", CASE WHEN __ok THEN {d_expr} END AS __d"
+                pres_d = f', d_{n}.__d AS "{d_name}"'
             ctes.append(f"""d_{n} AS (
+                SELECT __k, __v, __ok{extra_col} FROM (
                 SELECT __k, "{n}" AS __v, {ok} AS __ok FROM (
                     SELECT "{n}" AS __k, {pre} FROM (
                         SELECT "{n}"{''.join(', ' + x for x in g)}
-                        FROM (SELECT DISTINCT "{n}" FROM raw_{source}))))""")
+                        FROM (SELECT DISTINCT "{n}" FROM raw_{source})))))""")
             joins.append(f'LEFT JOIN d_{n} ON coalesce(r."{n}", chr(1)) = coalesce(d_{n}.__k, chr(1))')
-            pres.append(f'd_{n}.__v AS "{n}", d_{n}.__ok AS "__ok_{n}"')
+            pres.append(f'd_{n}.__v AS "{n}", d_{n}.__ok AS "__ok_{n}"'
+                        + (pres_d if n in derived else ""))
+            if n in derived:
+                vals.append((derived[n][0], f'"{derived[n][0]}"'))
             oks.append(f'coalesce("__ok_{n}", FALSE)')
         else:
             groups += g
             pres.append(pre)
             oks.append(ok)
-    key = ", ".join(f'"{k}"' for k in spec.key)
+    keys = [f'"{k}"' for k in spec.key]
+    key = ", ".join(keys)
+    payload = [(n, v) for n, v in vals if n not in spec.key]
     extra = ""
     if source == "registry":
         extra = " AND (deregistered IS NULL OR established IS NULL OR deregistered >= established)"
+    pack = ", ".join(f'"{n}" := {v}' for n, v in payload)
+    outs = ", ".join(f'"{n}"' if n in spec.key else f'__r."{n}" AS "{n}"' for n, _ in vals)
     return f"""
         WITH {', '.join(ctes)},
         grouped AS (SELECT *{''.join(', ' + g for g in groups)} FROM raw_{source}),
         norm AS (SELECT r.__version, {', '.join(pres)} FROM grouped r {' '.join(joins)}),
         checked AS (SELECT *, ({' AND '.join(oks)}){extra} AS __ok FROM norm),
-        keyed AS (SELECT *, count(*) OVER (PARTITION BY __version, {key}) AS __n FROM checked
-                  WHERE __ok)
-        SELECT __version, {', '.join(vals)} FROM keyed WHERE __n = 1
-        QUALIFY __version = max(__version) OVER (PARTITION BY {key})
+        once AS (SELECT __version, {key}, any_value(struct_pack({pack})) AS __r
+                 FROM checked WHERE __ok GROUP BY __version, {key} HAVING count(*) = 1),
+        latest AS (SELECT {key}, max(__version) AS __version, arg_max(__r, __version) AS __r
+                   FROM once GROUP BY {key})
+        SELECT __version, {outs} FROM latest
     """
 
 
@@ -348,12 +382,10 @@ FACT_SQL = {
                total_tax AS total_tax_reported, invoice_sales, __version AS source_version
         FROM v_tax""",
     "employment": """
-        WITH keys AS (SELECT person_id, {hmac} AS person_key
-                      FROM (SELECT DISTINCT person_id FROM v_employment))
-        SELECT period, CAST(substr(period, 1, 4) AS INTEGER) AS year, keys.person_key,
+        SELECT period, CAST(substr(period, 1, 4) AS INTEGER) AS year, person_key,
                employer_uscc, hukou_code, substr(hukou_code, 1, 6) AS hukou_county_code,
                contribution_base, __version AS source_version
-        FROM v_employment JOIN keys USING (person_id)""",
+        FROM v_employment""",
     "registry": "SELECT * EXCLUDE (__version), __version AS source_version FROM v_registry",
 }
 
@@ -427,28 +459,27 @@ SQLITE_TYPES = {"VARCHAR": "TEXT", "INTEGER": "INTEGER", "BIGINT": "INTEGER", "D
 def load_sqlite(con: duckdb.DuckDBPyConnection, target: Path, tables: dict[str, str],
                 batch: int = 500_000) -> dict[str, int]:
     """Copy DuckDB tables to SQLite through ADBC's SQLite driver (DuckDB's Arrow batches bound
-    in C, no Python object per value); key indexes after the load."""
+    in C, no Python object per value). Each table is a WITHOUT ROWID table whose PRIMARY KEY is
+    its key, filled in key order (DuckDB sorts, in parallel): SQLite appends to one B-tree
+    instead of filling a rowid table and then sorting the key into a second one."""
     from adbc_driver_sqlite import dbapi as adbc
 
     counts = {}
     with adbc.connect(str(target), autocommit=True) as db, db.cursor() as cur:
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -262144"):
+        for pragma in ("page_size = 16384", "journal_mode = OFF", "synchronous = OFF",
+                       "locking_mode = EXCLUSIVE", "cache_size = -262144"):
             cur.execute(f"PRAGMA {pragma}")
             cur.fetchall()
         for table, key in tables.items():
             cols = con.execute(f"DESCRIBE {table}").fetchall()
             ddl = ", ".join(f'"{c[0]}" {SQLITE_TYPES.get(c[1].split("(")[0], "TEXT")}' for c in cols)
-            cur.execute(f'CREATE TABLE "{table}" ({ddl})')
+            cur.execute(f'CREATE TABLE "{table}" ({ddl}, PRIMARY KEY ({key})) WITHOUT ROWID')
             cast_to = {"DATE": "VARCHAR", "HUGEINT": "BIGINT", "DECIMAL": "DOUBLE"}
             # named as the table's columns: ADBC inserts by name
             casts = ", ".join(f'CAST("{c[0]}" AS {cast_to[c[1].split("(")[0]]}) AS "{c[0]}"'
                               if c[1].split("(")[0] in cast_to else f'"{c[0]}"' for c in cols)
-            n = 0
-            for rb in con.sql(f"SELECT {casts} FROM {table}").to_arrow_reader(batch):
-                cur.adbc_ingest(table, rb, mode="append")
-                n += rb.num_rows
-            cur.execute(f'CREATE UNIQUE INDEX "{table}_key" ON "{table}" ({key})')
-            counts[table] = n
+            reader = con.sql(f"SELECT {casts} FROM {table} ORDER BY {key}").to_arrow_reader(batch)
+            counts[table] = cur.adbc_ingest(table, reader, mode="append")
     return counts
 
 
@@ -485,8 +516,8 @@ def run(raw: Path, out: Path, truth: Path | None = None, memory_limit: str = "6G
     progress(f"  reference decode: {stats['files']} files, {stats['bytes'] / 1e6:.0f} MB "
              f"in {phases['decode']:.1f}s")
 
-    (out / "reference.duckdb").unlink(missing_ok=True)
-    con = duckdb.connect(str(out / "reference.duckdb"))
+    # in memory: nothing of the job is worth persisting; past the limit DuckDB spills to temp
+    con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
     con.execute(f"SET temp_directory='{out / 'duckdb_tmp'}'")
     con.execute("SET preserve_insertion_order=false")
@@ -517,14 +548,15 @@ def run(raw: Path, out: Path, truth: Path | None = None, memory_limit: str = "6G
     t = time.perf_counter()
     max_year = dt.date.today().year
     key = pii_key()
+    # person_key = HMAC-SHA256 of the valid person ID, once per distinct ID
+    derived = {"employment": {"person_id": ("person_key", hmac_sql("__v", key))}}
     for source in DATA_SOURCES:
-        con.execute(f"CREATE TABLE v_{source} AS {validate_sql(source, max_year)}")
+        con.execute(f"CREATE TABLE v_{source} AS {validate_sql(source, max_year, derived.get(source))}")
         con.execute(f"DROP TABLE raw_{source}")
     facts = {}
     for source in DATA_SOURCES:
         table, _ = FACT_TABLES[source]
-        sql = FACT_SQL[source].replace("{hmac}", hmac_sql("person_id", key))
-        con.execute(f"CREATE TABLE {table} AS {sql}")
+        con.execute(f"CREATE TABLE {table} AS {FACT_SQL[source]}")
         con.execute(f"DROP TABLE v_{source}")
         facts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     phases["validate"] = time.perf_counter() - t
@@ -552,7 +584,6 @@ def run(raw: Path, out: Path, truth: Path | None = None, memory_limit: str = "6G
         progress("  reference vs truth (mismatched town-years): "
                  + ", ".join(f"{c} {v['mismatched']}/{v['rows']}" for c, v in result["truth"].items()))
     con.close()
-    (out / "reference.duckdb").unlink(missing_ok=True)
     return result
 
 

@@ -143,12 +143,19 @@ def parse_date(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     return value, _rule(blank, spec.required, bad, RuleName.VALUE_INVALID)
 
 
-def parse_uscc(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
-    value = normalise_uscc(pl.col(c))
-    blank = _is_empty(value)
+def _uscc_stages(c: str) -> list[pl.Expr]:
+    value = pl.col(f"{c}__norm")
     # a person ID in a USCC column (a swapped export) is never accepted, even when it happens
     # to pass the USCC check character: it would reach the warehouse in clear
-    bad = ~uscc_is_valid(value) | reads_as_person_id(value)
+    return [normalise_uscc(pl.col(c)).alias(f"{c}__norm"),
+            (~uscc_is_valid(value) | reads_as_person_id(value)).alias(f"{c}__bad")]
+
+
+def parse_uscc(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
+    # the normalised code and its verdict are staged columns (see STAGED), computed once
+    value = pl.col(f"{c}__norm")
+    blank = _is_empty(value)
+    bad = pl.col(f"{c}__bad")
     return pl.when(~blank & ~bad).then(value), _rule(blank, spec.required, bad, RuleName.USCC_INVALID)
 
 
@@ -207,10 +214,16 @@ def _range_bad(value: pl.Expr, spec: ColumnSpec) -> pl.Expr | None:
     return bad
 
 
+def _staged_number(c: str) -> pl.Expr:
+    """The number in a money or integer cell, computed once per cell as a staged column (see
+    STAGED), not again in each expression that looks at it."""
+    return pl.col(f"{c}__num")
+
+
 def parse_money(c: str, spec: ColumnSpec, ctx: ParseContext, factor: float = 1.0) -> Parsed:
     t = _text(c)
     blank = _is_blank_marker(t)
-    n = _number(t)
+    n = _staged_number(c)
     scaled = (n * factor).round(2)
     value = pl.when(scaled.is_finite()).then(scaled)  # 1e308 万元 is no amount
     bad = ~blank & value.is_null()
@@ -221,7 +234,7 @@ def parse_money(c: str, spec: ColumnSpec, ctx: ParseContext, factor: float = 1.0
 def parse_integer(c: str, spec: ColumnSpec, ctx: ParseContext) -> Parsed:
     t = _text(c)
     blank = _is_blank_marker(t)
-    n = _number(t)
+    n = _staged_number(c)
     integral = (n == n.floor()) & (n.abs() < 9e15)
     value = pl.when(integral).then(n.cast(pl.Int64, strict=False))
     bad = ~blank & value.is_null()
@@ -280,10 +293,14 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
 }
 
 # Columns computed before the parser's expressions, one stage after another, so that an
-# expensive step (normalising, a check digit) runs once per cell.
+# expensive step (normalising, a check digit, a number) runs once per cell (once per distinct
+# value for the kinds of PARSE_DISTINCT), not once for each expression that uses it.
 STAGED: dict[str, Callable[[str], list[pl.Expr]]] = {
     "person_id": lambda c: [normalise_person_id(pl.col(c)).alias(f"{c}__norm"),
                             person_id_is_valid(pl.col(f"{c}__norm")).alias(f"{c}__ok")],
+    "uscc": _uscc_stages,
+    "money": lambda c: [_number(_text(c)).alias(f"{c}__num")],
+    "integer": lambda c: [_number(_text(c)).alias(f"{c}__num")],
 }
 
 # Kinds whose distinct values are few compared with the rows: parse those once each.

@@ -30,11 +30,25 @@ def normalise_uscc(col: pl.Expr) -> pl.Expr:
 
 
 def _ascii_matrix(values: pl.Series, width: int) -> np.ndarray:
-    """Fixed-width ASCII strings as an (n, width) byte matrix, for vectorised check digits."""
+    """Strings of exactly `width` ASCII characters (no null) as an (n, width) byte matrix, for
+    vectorised check digits: a view of the Arrow data buffer, no Python object per row."""
     if len(values) == 0:
         return np.zeros((0, width), dtype=np.uint8)
-    joined = "".join(values.to_list()).encode("ascii")
-    return np.frombuffer(joined, dtype=np.uint8).reshape(-1, width)
+    arr = values.to_arrow()  # large_string, one chunk
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    if data.size != len(values) * width:  # callers pass only strings matching a fixed-width ASCII pattern
+        raise ValueError("identifiers of unexpected width")
+    return data.reshape(-1, width)
+
+
+def _weighted_sum(m: np.ndarray, weights: list[int]) -> np.ndarray:
+    """Σ weights[j] · m[:, j] per row, column by column (small integers: int32 is exact)."""
+    columns = np.ascontiguousarray(m[:, : len(weights)].T)
+    total = np.zeros(len(m), dtype=np.int64 if m.dtype == np.int64 else np.int32)
+    for j, w in enumerate(weights):
+        total += columns[j] * total.dtype.type(w)
+    return total
 
 
 _USCC_LUT = np.full(256, -1, dtype=np.int64)
@@ -48,7 +62,7 @@ def _uscc_valid_series(s: pl.Series) -> pl.Series:
     idx = np.flatnonzero(shape)
     if len(idx):
         values = _USCC_LUT[_ascii_matrix(s.gather(idx), 18)]
-        total = values[:, :17] @ np.array(USCC_WEIGHTS, dtype=np.int64)
+        total = _weighted_sum(values, USCC_WEIGHTS)
         out[idx] = values[:, 17] == (31 - total % 31) % 31
     return pl.Series(s.name, out)
 
@@ -58,22 +72,40 @@ def uscc_is_valid(col: pl.Expr) -> pl.Expr:
     return col.map_batches(_uscc_valid_series, return_dtype=pl.Boolean, is_elementwise=True)
 
 
-def normalise_person_id(col: pl.Expr) -> pl.Expr:
-    """Spaces stripped, full-width digits and `Ｘ` made ASCII, `x` upper-cased."""
+_PERSON_SHAPE = r"^[0-9]{17}[0-9X]$"
+
+
+def _normalise_person_text(col: pl.Expr) -> pl.Expr:
     return (
         col.str.replace_all(_SPACES, "")
         .str.replace_many([*_FULLWIDTH_DIGITS, "Ｘ", "ｘ", "x"], [*_ASCII_DIGITS, "X", "X", "X"])
     )
 
 
+def _normalise_person_series(s: pl.Series) -> pl.Series:
+    # nearly every cell is already 18 ASCII characters, which normalising leaves as they are:
+    # only the others are rewritten
+    todo = (~s.str.contains(_PERSON_SHAPE)).fill_null(False)
+    idx = todo.arg_true()
+    if len(idx) == 0:
+        return s
+    fixed = s.gather(idx).to_frame("v").select(_normalise_person_text(pl.col("v")))["v"]
+    return s.clone().scatter(idx, fixed)
+
+
+def normalise_person_id(col: pl.Expr) -> pl.Expr:
+    """Spaces stripped, full-width digits and `Ｘ` made ASCII, `x` upper-cased."""
+    return col.map_batches(_normalise_person_series, return_dtype=pl.String, is_elementwise=True)
+
+
 def _person_valid_series(s: pl.Series) -> pl.Series:
-    shape = s.str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False).to_numpy()
+    shape = s.str.contains(_PERSON_SHAPE).fill_null(False).to_numpy()
     out = np.zeros(len(s), dtype=bool)
     idx = np.flatnonzero(shape)
     if len(idx):
-        m = _ascii_matrix(s.gather(idx), 18).astype(np.int64)
-        total = (m[:, :17] - 48) @ np.array(PERSON_WEIGHTS, dtype=np.int64)
-        check = np.where(m[:, 17] == ord("X"), 10, m[:, 17] - 48)
+        m = _ascii_matrix(s.gather(idx), 18)
+        total = _weighted_sum(m, PERSON_WEIGHTS) - 48 * sum(PERSON_WEIGHTS)
+        check = np.where(m[:, 17] == ord("X"), 10, m[:, 17].astype(np.int32) - 48)
         out[idx] = check == (12 - total % 11) % 11
     return pl.Series(s.name, out)
 

@@ -43,9 +43,7 @@ def _parse_columns(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
     staged: list[str] = []
     out = frame
     for col in spec.columns:
-        for stage in STAGED.get(col.kind, lambda _c: [])(col.name):
-            out = out.with_columns(stage)
-            staged.append(stage.meta.output_name())
+        stages = STAGED.get(col.kind, lambda _c: [])(col.name)
         parser = PARSERS[col.kind]
         if col.kind == "money":
             value, rule = parser(col.name, col, ctx, factors.get(col.name, 1.0))
@@ -53,12 +51,21 @@ def _parse_columns(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
             value, rule = parser(col.name, col, ctx)
         value = value.cast(VALUE_DTYPES[col.kind])
         if col.kind in PARSE_DISTINCT:
-            distinct = frame.select(pl.col(col.name).unique()).with_columns(
-                value.alias(f"{col.name}__value"), rule.alias(_rule_col(col.name))
+            distinct = frame.select(pl.col(col.name).unique())
+            for stage in stages:
+                distinct = distinct.with_columns(stage)
+            distinct = distinct.select(
+                col.name, value.alias(f"{col.name}__value"), rule.alias(_rule_col(col.name))
             )
-            out = out.join(distinct, on=col.name, how="left", nulls_equal=True)
-        else:
-            direct += [value.alias(f"{col.name}__value"), rule.alias(_rule_col(col.name))]
+            # only this column is joined, in row order: the other columns are not copied
+            mapped = frame.select(col.name).join(distinct, on=col.name, how="left", nulls_equal=True,
+                                                 maintain_order="left")
+            out = out.with_columns(mapped[f"{col.name}__value"], mapped[_rule_col(col.name)])
+            continue
+        for stage in stages:
+            out = out.with_columns(stage)
+            staged.append(stage.meta.output_name())
+        direct += [value.alias(f"{col.name}__value"), rule.alias(_rule_col(col.name))]
     if direct:
         out = out.with_columns(direct)
     return out.drop(staged)

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.warehouse import publish, read_table
@@ -217,3 +218,15 @@ def test_a_plan_over_rows_in_memory_is_told_from_a_scan_of_files(tmp_path: Path)
     assert bulk._holds_data(df.lazy())
     assert bulk._holds_data(scan.join(df.lazy(), on="period"))
     assert not bulk._holds_data(scan.filter(pl.col("n") > 1).sort("period"))
+
+
+def test_length_limits_count_characters_not_bytes():
+    """A declared length is in characters (PostgreSQL's varchar(n)); the same error on both
+    backends. Six Chinese characters are 18 UTF-8 bytes and still fit city_code String(6)."""
+    base = {"town_code": "140823100", "town_name": "桐城镇", "county_code": "140823"}
+    fits = prepare_frame("dim_town", pl.DataFrame([{**base, "city_code": "运城市运城市"}]))
+    assert fits["city_code"].to_list() == ["运城市运城市"]
+    with pytest.raises(PublishError, match="city_code: value of 7 characters, at most 6 allowed"):
+        prepare_frame("dim_town", pl.DataFrame([{**base, "city_code": "运城市运城市市"}]))
+    with pytest.raises(PublishError, match="town_code: value of 10 characters, at most 9 allowed"):
+        prepare_frame("dim_town", pl.DataFrame([{**base, "town_code": "1408231000"}]))

@@ -96,9 +96,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-LEVELS = {"town": "town", "乡镇": "town", "specialty_town": "specialty_town", "专业镇": "specialty_town"}
-
-
 def _usage_error(zh: str, en: str) -> int:
     print(f"错误：{zh} / error: {en}", file=sys.stderr)
     return EXIT_USAGE
@@ -113,9 +110,13 @@ def cmd_targets(args: argparse.Namespace) -> int:
         return _usage_error("请给出 --year（或用 --template 生成填报模板）",
                             "give --year (or --template to write the template)")
     from pipelines.evaluation.target_terminal import render_targets
+    from pipelines.ingest.references import TARGET_LEVELS  # the spellings the targets file accepts
 
+    if args.level is not None and args.level not in TARGET_LEVELS:
+        valid = ", ".join(TARGET_LEVELS)
+        return _usage_error(f"--level 只能是 {valid}", f"--level is one of {valid}")
     raw = args.raw or settings.raw_dir()
-    view = render_targets(_url(args), args.year, LEVELS[args.level] if args.level else None,
+    view = render_targets(_url(args), args.year, TARGET_LEVELS[args.level] if args.level else None,
                           raw_hint=str(raw).rstrip("/"))
     _print(view.text.rstrip("\n"))
     return 0 if view.count else 1
@@ -279,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--year", type=int, metavar="YEAR",
                     help="统计年度 statistical year (required without --template; with it, the year of the "
                          "examples)")
-    tg.add_argument("--level", choices=list(LEVELS), metavar="LEVEL",
+    tg.add_argument("--level", metavar="LEVEL",
                     help="只看乡镇或专业镇 only town (乡镇) or specialty_town (专业镇) targets")
     tg.add_argument("--template", action="store_true",
                     help="生成填报模板 write the targets template (.xlsx) instead of printing progress")

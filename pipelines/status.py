@@ -34,6 +34,15 @@ MAX_LISTED = 20
 SHIPPED_INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
 
 
+def make_instance_folder(folder: Path) -> Path:
+    """A Dagster instance folder with the shipped `dagster.yaml` (SQLite in that folder,
+    telemetry off); `folder` and its parents are made when missing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if SHIPPED_INSTANCE_YAML.is_file():
+        (folder / "dagster.yaml").write_bytes(SHIPPED_INSTANCE_YAML.read_bytes())
+    return folder
+
+
 @contextmanager
 def open_instance() -> Iterator[DagsterInstance]:
     """The project's Dagster instance, disposed on exit: the folder `DAGSTER_HOME` names, else
@@ -43,9 +52,7 @@ def open_instance() -> Iterator[DagsterInstance]:
     `dagster.yaml`, so that it, too, sends no telemetry."""
     home = Path(settings.dagster_home_dir())
     if not home.exists():
-        home.mkdir(parents=True)
-        if SHIPPED_INSTANCE_YAML.is_file():
-            (home / "dagster.yaml").write_bytes(SHIPPED_INSTANCE_YAML.read_bytes())
+        make_instance_folder(home)
     with DagsterInstance.from_config(str(home)) as instance:
         yield instance
 

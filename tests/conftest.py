@@ -103,15 +103,14 @@ _SET = ("TOWNSTAT_REPORTS_DIR", "TOWNSTAT_CACHE_DIR", "TOWNSTAT_RAW_DIR", "WAREH
 #: Variables unset for the session: the staging and scratch folders then default to a
 #: temporary folder per refresh and to the (temporary) warehouse file's folder.
 _UNSET = ("TOWNSTAT_STAGING_DIR", "TOWNSTAT_SCRATCH_DIR")
-#: The Dagster instance configuration the project ships (`dagster_home/dagster.yaml`).
-SHIPPED_INSTANCE_YAML = CHECKOUT / "dagster_home" / "dagster.yaml"
 
 
 def make_dagster_home(folder: Path) -> Path:
     """A Dagster instance folder made from the shipped `dagster.yaml` (`folder` is created)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "dagster.yaml").write_bytes(SHIPPED_INSTANCE_YAML.read_bytes())
-    return folder
+    from pipelines.status import SHIPPED_INSTANCE_YAML, make_instance_folder
+
+    assert SHIPPED_INSTANCE_YAML.is_file(), SHIPPED_INSTANCE_YAML
+    return make_instance_folder(folder)
 
 
 @pytest.fixture(scope="session", autouse=True)

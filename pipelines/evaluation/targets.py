@@ -23,14 +23,15 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.indicators.attribution import attach_unit_town
+from pipelines.indicators.catalogue import KEYS, indicators
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
-from pipelines.indicators.catalogue import indicators
 from pipelines.indicators.specialty import in_area, specialty_industries
 from pipelines.indicators.town import indicator_years
+from pipelines.ingest.references import TARGET_TABLES
 from pipelines.lazy import Frame, lazy
 
-TOWN_TABLE, SPECIALTY_TABLE = "ind_town_year", "ind_specialty_town_year"
-LEVEL_TABLES = {"town": (TOWN_TABLE, "town_code"), "specialty_town": (SPECIALTY_TABLE, S)}
+#: A level's indicator table (as the targets file's reader declares it) and the column of its ids.
+LEVEL_TABLES = {level: (table, KEYS[table][0]) for level, table in TARGET_TABLES.items()}
 
 #: The indicators with progress within the year, and the fact that feeds each.
 PROGRESS = {"tax_total": "tax", "insured_persons": "employment"}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.echo import echo_expr, mask_ids_expr
+from pipelines.echo import ECHO_CHARS, ID_PATTERN, echo_expr, mask_ids_expr
 
 #: The first characters that make a spreadsheet read a text cell as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -61,14 +61,38 @@ def echoed_text_expr(expr: pl.Expr) -> pl.Expr:
     return mask_ids_expr(expr).str.replace_all(_CONTROL, "\ufffd")
 
 
+def _echoed_where_needed(column: pl.Series, echo: pl.Expr, long: bool) -> pl.Series:
+    """``column`` through ``echo``, evaluated only on the cells it would change.
+
+    Exactly the same values as ``echo`` over the whole column (it changes a cell only where a
+    person-ID-shaped token, a control character or, with ``long``, more than ECHO_CHARS + 1
+    characters occur), but a `contains` probe is about five times cheaper than the masking's
+    `replace_all` with captures: 535,000 rejected rows of a province carry 400-byte messages,
+    almost none of them with anything to mask."""
+    text = column.cast(pl.String)
+    probe = pl.col("v").str.contains(f"(?:{ID_PATTERN})|{_CONTROL}")
+    if long:
+        probe = probe | (pl.col("v").str.len_chars() > ECHO_CHARS + 1)
+    hit = pl.DataFrame({"v": text}).select(probe.fill_null(False)).to_series()
+    if not hit.any():
+        return text
+    at = hit.arg_true()
+    fixed = pl.DataFrame({"v": text.gather(at)}).select(echo).to_series()
+    return text.scatter(at, fixed)
+
+
 def echoed_files(dq_file: pl.DataFrame) -> pl.DataFrame:
     """``dq_file`` as reports may show it: path and message through the one masking."""
-    return dq_file.with_columns(echoed_text_expr(pl.col(c)).alias(c) for c in ("path", "message"))
+    return dq_file.with_columns(
+        _echoed_where_needed(dq_file[c], echoed_text_expr(pl.col("v")), long=False).alias(c)
+        for c in ("path", "message"))
 
 
 def echoed_rejected(rej: pl.DataFrame) -> pl.DataFrame:
     """``dq_rejected_row`` as reports may show it: the raw value echoed (`echo_expr`: masked,
     shortened), path, column and message masked. A ``person_id`` column keeps its name, so
     the reports still withhold its values."""
-    return rej.with_columns(echo_expr(pl.col("value")).alias("value"),
-                            *(echoed_text_expr(pl.col(c)).alias(c) for c in ("path", "column", "message")))
+    return rej.with_columns(
+        _echoed_where_needed(rej["value"], echo_expr(pl.col("v")), long=True).alias("value"),
+        *(_echoed_where_needed(rej[c], echoed_text_expr(pl.col("v")), long=False).alias(c)
+          for c in ("path", "column", "message")))

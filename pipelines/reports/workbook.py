@@ -37,6 +37,7 @@ it stays text when someone edits it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import unicodedata
 from pathlib import Path
@@ -83,7 +84,15 @@ SHARE_CRITERIA = {"market"}
 def _width(v: Any) -> int:
     """A text's width in column units: a Chinese character 2, a capital letter 1.3 (an
     18-character credit code printed whole), any other character 1."""
-    s = "" if v is None else str(v)
+    return _text_width("" if v is None else str(v))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_width(s: str) -> int:
+    # a province workbook measures 300,000 cells: numbers (ASCII without capitals) are as
+    # wide as they are long; other texts are cached
+    if s.isascii() and not any("A" <= ch <= "Z" for ch in s):
+        return len(s)
     return math.ceil(sum(2 if unicodedata.east_asian_width(ch) in "WF"
                          else 1.3 if "A" <= ch <= "Z" else 1 for ch in s))
 

@@ -21,9 +21,16 @@ import pytest
 from county_warehouse import county_warehouse
 
 from pipelines.defs.reports import REPORT_TABLES
+from pipelines.echo import echo_expr
 from pipelines.reports.dashboard import write_dashboard
 from pipelines.reports.quality_report import REJECTED_CSV, SNAPSHOT_NAME, write_quality_report
-from pipelines.reports.safe_cells import safe_cell_expr, safe_cells
+from pipelines.reports.safe_cells import (
+    echoed_files,
+    echoed_rejected,
+    echoed_text_expr,
+    safe_cell_expr,
+    safe_cells,
+)
 from pipelines.reports.workbook import TOWN_SHEET, write_evaluation_workbook
 from pipelines.warehouse import read_table
 
@@ -187,3 +194,34 @@ def test_safe_cell_rule():
     assert out["text"].to_list() == [*cases.values(), None]
     assert out["n"].to_list() == df["n"].to_list()  # numbers are not text: left alone
     assert pl.select(safe_cell_expr(pl.lit("=x"))).item() == "'=x"
+
+
+def test_echoed_rejected_masks_only_what_needs_it():
+    """The reports' echo of dq_rejected_row evaluates the masking only on cells with something
+    to mask (issue 16); every cell must come out as the contract's echo of the whole column."""
+    long_value = "长" * 250
+    FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+    rej = pl.DataFrame({
+        "value": [CLEAR_ID, CLEAR_ID.translate(FULL_WIDTH), "a\x01b", long_value, None, "ok",
+                  "1234567890123456789"],  # 19 digits: not shaped like an ID, kept
+        "path": [ID_FILE, "tax/a.csv", None, "q\x7fr.csv", "x.csv", "x.csv", "x.csv"],
+        "column": ["person_id", "uscc", "vat", "vat", "vat", "vat", "vat"],
+        "message": [f"第3行 {CLEAR_ID} 与 {CLEAR_ID} 重复", "m", "m", "m", "m", None, "m"],
+        "source_row": list(range(7)),
+    })
+    out = echoed_rejected(rej)
+    # worked out by hand from contract v4 section 4
+    assert out["value"].to_list() == ["***", "***", "a\ufffdb", "长" * 200 + "…", None, "ok",
+                                      "1234567890123456789"]
+    assert out["path"].to_list() == ["employment/花名册_***.csv", "tax/a.csv", None, "q\ufffdr.csv",
+                                     "x.csv", "x.csv", "x.csv"]
+    assert out["message"].to_list() == ["第3行 *** 与 *** 重复", "m", "m", "m", "m", None, "m"]
+    assert out["source_row"].to_list() == list(range(7))
+    # and the same as the masking applied to every cell (the second method)
+    whole = rej.with_columns(echo_expr(pl.col("value")).alias("value"),
+                             *(echoed_text_expr(pl.col(c)).alias(c) for c in ("path", "column", "message")))
+    assert out.equals(whole)
+    files = pl.DataFrame({"path": [ID_FILE, "a.csv"], "message": ["ok", f"bad {CLEAR_ID}\x02"]})
+    assert echoed_files(files).to_dicts() == [
+        {"path": "employment/花名册_***.csv", "message": "ok"},
+        {"path": "a.csv", "message": "bad ***\ufffd"}]

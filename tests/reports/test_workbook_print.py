@@ -170,3 +170,16 @@ def test_pages_per_sheet_titles_whole_and_footers(workbook):
             # the subtitle (source, units, date) may wrap inside its merged cells, never be cut
             if subtitle:
                 assert _squeeze(subtitle) in _squeeze(page), (name, n + 1)
+
+
+def test_column_width_units():
+    """Column widths: a Chinese character 2, a capital letter 1.3, anything else 1, rounded up
+    (worked by hand; numbers take the fast path, texts the character loop)."""
+    from pipelines.reports.workbook import _width
+
+    assert _width("1,234.56") == 8
+    assert _width("桐城镇") == 6
+    assert _width("91140100WGD8X52RAW") == 21  # 11 digits + 7 capitals x 1.3 = 20.1
+    assert _width("ABCDEFGHIJ") == 14  # 10 x 1.3 summed in floating point: 13.000000000000002
+    assert _width(None) == 0
+    assert _width(12345) == 5

@@ -44,13 +44,23 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from pipelines.demo import write_demo_raw_area
+    from pipelines.demo.spec import MIN_FRACTION
 
     out = Path(args.out)
     t0 = time.time()
-    summary = write_demo_raw_area(out, scale=args.scale, seed=args.seed,
+    if args.fraction != 1.0 and args.scale != "province":
+        print("错误：--fraction 只用于 --scale province / error: --fraction goes with --scale province",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not MIN_FRACTION <= args.fraction <= 1.0:
+        print(f"错误：--fraction 应在 {MIN_FRACTION} 与 1 之间 / error: --fraction must be {MIN_FRACTION} to 1, "
+              f"not {args.fraction}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = write_demo_raw_area(out, scale=args.scale, seed=args.seed, fraction=args.fraction,
                                   progress=None if args.quiet else _print)
-    _print(f"演示数据已写入 {out}（{args.scale}，种子 {args.seed}），用时 {time.time() - t0:.1f} 秒 / "
-           f"demo raw area written to {out} ({args.scale}, seed {args.seed}) in {time.time() - t0:.1f}s")
+    what = args.scale if args.fraction == 1.0 else f"{args.scale} × {args.fraction}"
+    _print(f"演示数据已写入 {out}（{what}，种子 {args.seed}），用时 {time.time() - t0:.1f} 秒 / "
+           f"demo raw area written to {out} ({what}, seed {args.seed}) in {time.time() - t0:.1f}s")
     if summary is not None and hasattr(summary, "truth_dir"):
         _print(f"真值 ground truth: {summary.truth_dir}")
     return 0
@@ -222,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(about 1%% bad rows) and a ground-truth summary beside it.")
     d.add_argument("--scale", choices=["county", "city", "province"], default="county",
                    help="county = 闻喜县; city = 运城市 13 counties; province = 山西省 1,352 towns")
+    d.add_argument("--fraction", type=float, default=1.0, metavar="F",
+                   help="省的一部分（仅 province，0.01–1）：按代码排序的前 ceil(F×121) 个县级单位，各数量乘以 F / "
+                        "part of the province (--scale province only, 0.01 to 1): the first ceil(F x 121) "
+                        "county-level codes by code (117 counties and 4 development zones) and every count "
+                        "times F; same files and formats, rows about F times the province's. E.g. "
+                        "--fraction 0.25 for a quarter (default 1: the whole province, identical to no "
+                        "--fraction)")
     d.add_argument("--seed", type=int, default=7, help="随机种子 random seed (default 7)")
     d.add_argument("--out", default="raw", metavar="DIR", help="输出文件夹 output folder (default ./raw)")
     d.add_argument("--quiet", action="store_true")

@@ -104,8 +104,8 @@ def _headers(cols: list[str], source: str, rng, units_shown: dict[str, str] | No
     return out
 
 
-def _fmt(i: int, rows: int, xlsx_every: int = 5) -> str:
-    if i % xlsx_every == xlsx_every - 1 and rows <= XLSX_MAX_ROWS:
+def _fmt(i: int, rows: int, xlsx_every: int = 5, xlsx_max: int = XLSX_MAX_ROWS) -> str:
+    if i % xlsx_every == xlsx_every - 1 and rows <= xlsx_max:
         return "xlsx"
     return CSV_FORMATS[i % 4]
 
@@ -126,6 +126,7 @@ def write_demo_raw_area(
     progress: Callable[[str], None] | None = None,
     truth_dir: Path | None = None,
     months_ahead: int = PROGRESS_MONTHS,
+    fraction: float = 1.0,
 ) -> DemoSummary:
     """Write a deterministic demo raw area into `out` and its ground truth into `truth_dir`.
 
@@ -136,6 +137,11 @@ def write_demo_raw_area(
     `months_ahead` months of the year after the last report year (none when that year is
     still to come), and `reference/targets.csv` sets targets for the last report year and
     the year after (contract section 6.2), so that eval_target shows progress within a year.
+
+    `fraction` (province only) writes that fraction of the province (`province_fraction`):
+    the same files with about f times the rows each. A file is xlsx only where the whole
+    province's file would be (f x XLSX_MAX_ROWS rows at most), so the mix of formats, and
+    the work per row, stays that of the province.
     """
     t0 = time.monotonic()
     say = progress or (lambda _m: None)
@@ -147,9 +153,11 @@ def write_demo_raw_area(
     years = tuple(sorted(int(y) for y in years))
     if not 0 <= months_ahead <= 12:
         raise ValueError(f"months_ahead must be 0 to 12, not {months_ahead}")
-    spec = scale_spec(scale)
+    spec = scale_spec(scale, fraction)
+    xlsx_max = round(XLSX_MAX_ROWS * spec.fraction)  # the province's choice of formats
     check_codes()
-    say(f"building the {scale} world (seed {seed})")
+    say(f"building the {scale} world (seed {seed}"
+        + (f", fraction {spec.fraction}: {len(spec.county_codes)} counties)" if spec.fraction != 1 else ")"))
     w = build_world(spec, seed, years)
     out.mkdir(parents=True, exist_ok=True)
     area = _Area(out)
@@ -165,7 +173,7 @@ def write_demo_raw_area(
         rng = rng_for(seed, "enterprise-file", y)
         style = k % 3
         if style == 0:
-            fmt = "xlsx" if fr.height <= XLSX_MAX_ROWS else "csv-gb18030"
+            fmt = "xlsx" if fr.height <= xlsx_max else "csv-gb18030"
             lay = Layout(f"enterprise/{y}/{aname}企业年报_{y}.{_ext(fmt)}", "enterprise", fmt, ENT_COLUMNS,
                          _headers(ENT_COLUMNS, "enterprise", rng), [f"{y}年{aname}企业年报主要指标汇总表", "单位：万元"],
                          {c: "万元" for c in ENT_MONEY}, bool_pairs=[("是", "否"), ("有", "无")],
@@ -203,7 +211,7 @@ def write_demo_raw_area(
          .cast(pl.Int64) * 10_000).alias("revenue"),
         (pl.col("employees") + pl.Series(rr.integers(-3, 8, len(pick)))).clip(lower_bound=0).alias("employees"),
     )
-    rev_fmt = "xlsx" if rev.height <= XLSX_MAX_ROWS else "csv-utf8"
+    rev_fmt = "xlsx" if rev.height <= xlsx_max else "csv-utf8"
     rev_lay = Layout(f"enterprise/{ry}/{aname}企业年报_{ry}_更正.{_ext(rev_fmt)}", "enterprise", rev_fmt,
                      ENT_COLUMNS, list(ENT_COLUMNS), [f"{ry}年企业年报数据更正"], {c: "万元" for c in ENT_MONEY},
                      bad_fraction=0.0)
@@ -220,7 +228,7 @@ def write_demo_raw_area(
             "industry_code", "_section", "established", "deregistered").sort("eid")
         rng = rng_for(seed, "registry-file", g)
         fmt = ["xlsx", "csv-gb18030", "csv-gbk"][g]
-        if fmt == "xlsx" and fr.height > XLSX_MAX_ROWS:
+        if fmt == "xlsx" and fr.height > xlsx_max:
             fmt = "csv-utf8"
         name = ["市场主体登记名录", "个体工商户登记名录", "农民专业合作社名录"][g]
         title = [f"{aname}{name}（截至{y_last}年12月31日）"] if g != 1 else []
@@ -252,7 +260,7 @@ def write_demo_raw_area(
     def tax_file(y: int, mth: int, i: int) -> tuple[Layout, bytes | None]:
         fr = tax_month(w, y, mth).join(w.entities.select("eid", "_section"), on="eid", how="left")
         rng = rng_for(seed, "tax-file", y, mth)
-        fmt = _fmt(i, fr.height)
+        fmt = _fmt(i, fr.height, xlsx_max=xlsx_max)
         has_total = i % 4 != 3
         cols = (["seq"] if i % 3 == 0 else []) + ["period", "uscc", "taxpayer_name", "vat",
                                                    "corporate_income_tax", "other_tax"]
@@ -309,7 +317,7 @@ def write_demo_raw_area(
             .when(pl.Series(hv) < 450).then(pl.concat_str([pl.col("hukou"), pl.lit("000")]))
             .otherwise(pl.col("hukou")).alias("hukou_code"),
         )
-        fmt = "xlsx" if i % 12 == 3 and fr.height <= XLSX_MAX_ROWS else CSV_FORMATS[(i + 2) % 4]
+        fmt = "xlsx" if i % 12 == 3 and fr.height <= xlsx_max else CSV_FORMATS[(i + 2) % 4]
         cols = ["period", "person_id", "employer_uscc", "hukou_code", "contribution_base"]
         style = "xlsxdate" if fmt == "xlsx" and (i // 12) % 2 == 1 else R.PERIOD_STYLES[(i * 5 + 1) % 7]
         shown = {"contribution_base": "（元）"} if i % 3 == 0 else None
@@ -432,7 +440,8 @@ def write_demo_raw_area(
                          valid_rows=int(reg_files["rows_loaded"].sum()), current_rows=reg_valid_all.height),
     }
     summary = {
-        "scale": scale, "seed": seed, "years": list(years),
+        "scale": scale, **({"fraction": spec.fraction} if spec.fraction != 1 else {}), "seed": seed,
+        "years": list(years),
         "specialty_town_ids": w.specialty["id"].to_list(),
         "sources": sources,
         "bad_rows_by_rule": {r: int(c) for r, c in bad.group_by("rule").len().sort("rule").iter_rows()}

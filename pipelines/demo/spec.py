@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -25,9 +26,19 @@ class ScaleSpec:
     min_insured: int
     min_register: int
     other_specialty_per_county: int
+    fraction: float = 1.0  # of the province (province_fraction); 1.0 for every named scale
 
 
-def scale_spec(scale: str) -> ScaleSpec:
+#: Smallest fraction of the province the generator writes (2 counties, 700 reporters).
+MIN_FRACTION = 0.01
+
+
+def scale_spec(scale: str, fraction: float = 1.0) -> ScaleSpec:
+    """The spec of a scale; `fraction` (province only, 0.01 to 1) gives `province_fraction`."""
+    if fraction != 1.0:
+        if scale != "province":
+            raise ValueError(f"a fraction is of the province only, not of scale {scale!r}")
+        return province_fraction(fraction)
     towns = shipped_towns()
     if scale == "county":
         counties = (WENXI,)
@@ -41,6 +52,33 @@ def scale_spec(scale: str) -> ScaleSpec:
             scale, counties, 70_000, 330_000, 1_120_000, 130_000, 60_000, 150_000, 1_000_000, 300_000, 1
         )
     raise ValueError(f"unknown scale {scale!r} (county, city or province)")
+
+
+def province_fraction(fraction: float) -> ScaleSpec:
+    """A fraction f of the province: the first ceil(f x 121) county-level codes (sorted; the
+    province's 117 counties and 4 development zones with towns of their own) and every
+    count of the province spec times f (rounded), so that the rows grow about linearly with f.
+
+    The scale stays "province" (same random streams, same province rules: one specialty town
+    per county, two in Yuncheng's counties, three registry files); specialty towns come per
+    county. f = 1 is the province spec itself, field for field.
+    """
+    f = float(fraction)
+    if not MIN_FRACTION <= f <= 1.0:
+        raise ValueError(f"fraction must be {MIN_FRACTION} to 1, not {fraction}")
+    whole = scale_spec("province")
+    if f == 1.0:
+        return whole
+    counties = whole.county_codes[:math.ceil(f * len(whole.county_codes) - 1e-9)]
+
+    def part(n: int) -> int:
+        return round(n * f)
+
+    return replace(
+        whole, county_codes=counties, reporters=part(whole.reporters), register=part(whole.register),
+        persons=part(whole.persons), taxpayer_others=part(whole.taxpayer_others),
+        min_reports=part(whole.min_reports), min_taxpayers=part(whole.min_taxpayers),
+        min_insured=part(whole.min_insured), min_register=part(whole.min_register), fraction=f)
 
 
 @dataclass(frozen=True)

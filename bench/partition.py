@@ -19,9 +19,11 @@ its RSS passes `--max-rss-gb` (the machine is shared), reporting that instead.
   table), the computation and the write (`replace_year`, rows replaced) by wrapping those
   functions in the asset's module; the pipeline code itself is unchanged. It replaces the
   county's rows of the year in the warehouse given: use a copy.
-- `read`: only the reads `_recompute` makes for one county and year (it reads the facts of the
-  whole province for Y−1..Y); `--filtered` the same tables with the county pushed into the SQL
-  (units reported or registered in the county's towns), and `--check` computes the county's
+- `read`: the reads `_recompute` made for one county and year before the county filter went
+  into the pipeline (commit f1788b5: the facts of the whole province for Y−1..Y, the "before"
+  of docs/deployment.md); `--filtered` the same tables with the county pushed into the SQL
+  (units reported or registered in the county's towns; the pipeline's own filter is
+  `backfill.county_fact_reads`, which `run` measures), and `--check` computes the county's
   ind_town_year and pub_town_year from the filtered frames and compares them with the rows in
   the warehouse (read only).
 

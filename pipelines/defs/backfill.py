@@ -8,8 +8,9 @@ replaces year Y's rows of the derived tables in one transaction.
 
 `ind/county_year_recomputed` does the same for the towns of one county (ind_town_year and
 pub_town_year, whose rows carry `county_code`): the unit a province deployment fans out on
-Kubernetes, one pod per county and year (docs/deployment.md). The county list is the shipped
-Shanxi reference (`pipelines/reference/data/towns.csv`).
+Kubernetes, one pod per county and year (docs/deployment.md). It reads only the facts of the
+units that can count in the county's towns (`county_fact_reads`), not the province's. The
+county list is the shipped Shanxi reference (`pipelines/reference/data/towns.csv`).
 """
 
 from functools import cache
@@ -59,15 +60,62 @@ county_year = MultiPartitionsDefinition({
 })
 
 
-def _recompute(url: str, raw_root, year: int, county: str | None = None) -> dict[str, int]:
-    """Year `year`'s derived rows from the facts in the warehouse; one county's if given."""
+def county_fact_reads(county: str, year: int) -> dict[str, tuple[str, dict[str, object]]]:
+    """WHERE clause and bound parameters per fact table for one county's partition of `year`.
 
-    span = {"a": year - 1, "b": year}
-    periods = {"a": f"{year - 1}-01", "b": f"{year}-12"}
-    enterprise = read_table(url, "fact_enterprise_year", "year BETWEEN :a AND :b", span)
-    tax = read_table(url, "fact_tax_month", "period BETWEEN :a AND :b", periods)
-    employment = read_table(url, "fact_employment_month", "period BETWEEN :a AND :b", periods)
-    registry = read_table(url, "fact_market_entity")
+    Only the units (USCC) that could count in one of the county's towns in Y−1 or Y are read,
+    and of each such unit every row of Y−1..Y: its enterprise reports, tax rows, enrolments
+    (by `employer_uscc`) and its register entry. A unit's tax and insured persons go to its
+    report town of the year, else its register town (contract section 5, `attribution.py`);
+    market-entity counts use the register town. So a unit can be counted in one of the
+    county's towns only if it reported in one of them in Y−1..Y or is registered in one, and
+    for such a unit all the rows that decide where it counts (its reports in any town, its
+    register entry) are read with it: attribution, year-over-year values and newly
+    above-scale firms of the county's towns come out as from the whole province. Units read
+    beyond that (see below) only add rows to towns whose results are dropped.
+
+    - The county's towns: `dim_town.county_code` = county, or a town code (9 digits in the
+      facts) whose first 6 digits are the county; `town_year` gives a town absent from
+      `dim_town` the county of its prefix, and a prefix match of a town placed elsewhere in
+      `dim_town` only reads a few units more.
+    - The indicator years are the years with enterprise reports in the province (contract
+      section 5), so one unit that reported in Y anywhere is read too: a county whose own units
+      reported nothing in Y still gets its rows of Y (register counts, taxes, insured persons).
+    - Secondary suppression (`publish_town_year`) works within a county, year and money column;
+      the cells of the county's towns of Y−1 and Y have all their contributors in these rows.
+    """
+
+    towns = ("(town_code IN (SELECT town_code FROM dim_town WHERE county_code = :county) "
+             "OR substr(town_code, 1, 6) = :county)")
+    units = ("(SELECT uscc FROM fact_enterprise_year WHERE year BETWEEN :ya AND :yb AND " + towns
+             + " UNION SELECT uscc FROM fact_market_entity WHERE " + towns
+             + " UNION SELECT min(uscc) FROM fact_enterprise_year WHERE year = :yb)")
+    params: dict[str, object] = {"ya": year - 1, "yb": year, "pa": f"{year - 1}-01", "pb": f"{year}-12",
+                                 "county": county}
+    return {
+        "fact_enterprise_year": ("year BETWEEN :ya AND :yb AND uscc IN " + units, params),
+        "fact_tax_month": ("period BETWEEN :pa AND :pb AND uscc IN " + units, params),
+        "fact_employment_month": ("period BETWEEN :pa AND :pb AND employer_uscc IN " + units, params),
+        "fact_market_entity": ("uscc IN " + units, params),
+    }
+
+
+def _recompute(url: str, raw_root, year: int, county: str | None = None) -> dict[str, int]:
+    """Year `year`'s derived rows from the facts in the warehouse; one county's if given
+    (then only the facts of the units that can count in its towns, `county_fact_reads`)."""
+
+    if county is None:
+        span = {"a": year - 1, "b": year}
+        periods = {"a": f"{year - 1}-01", "b": f"{year}-12"}
+        enterprise = read_table(url, "fact_enterprise_year", "year BETWEEN :a AND :b", span)
+        tax = read_table(url, "fact_tax_month", "period BETWEEN :a AND :b", periods)
+        employment = read_table(url, "fact_employment_month", "period BETWEEN :a AND :b", periods)
+        registry = read_table(url, "fact_market_entity")
+    else:
+        reads = county_fact_reads(county, year)
+        enterprise, tax, employment, registry = (
+            read_table(url, name, *reads[name]) for name in
+            ("fact_enterprise_year", "fact_tax_month", "fact_employment_month", "fact_market_entity"))
     towns = read_table(url, "dim_town")
     ind = town_year(enterprise, tax, employment, registry, towns)
     pub = publish_town_year(ind, enterprise, tax, registry, towns)

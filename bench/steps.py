@@ -2,7 +2,7 @@
 
     python bench/steps.py floor     --raw DIR --result FILE
     python bench/steps.py ingest    --raw DIR --result FILE --source tax
-    python bench/steps.py refresh   --raw DIR --result FILE --work DIR --url URL [--incremental]
+    python bench/steps.py refresh   --raw DIR --result FILE --work DIR --url URL [--incremental [--as-job]]
     python bench/steps.py reference --raw DIR --result FILE --work DIR [--truth DIR]
 
 Each writes a JSON result file; bench/run.py adds the peak RSS it measured with wait4().
@@ -128,7 +128,7 @@ def link_area(raw: Path, dest: Path) -> int:
     return n
 
 
-def add_tax_month(area: Path) -> Path:
+def add_tax_month(area: Path, suffix: str = "_补报") -> Path:
     """A new tax file: an existing CSV with one amount changed, so its sha256 differs."""
     tax = sorted(p for p in (area / "tax").rglob("*.csv") if not p.name.startswith("."))
     src = max(tax, key=lambda p: p.stat().st_size)
@@ -141,9 +141,41 @@ def add_tax_month(area: Path) -> Path:
             bumped = str(int(last.group(1)) + 1).encode()
             lines[i] = lines[i][:last.start(1)] + bumped + lines[i][last.end(1):]
             break
-    dst = src.with_name(src.stem + "_补报.csv")
+    dst = src.with_name(src.stem + suffix + ".csv")
     dst.write_bytes(b"\n".join(lines) + b"\n")
     return dst
+
+
+def refresh_as_job(work: Path, url: str) -> dict:
+    """The nightly case as the sensor runs it: one more tax file, then the `refresh` job in a
+    process of its own, as Dagster's run worker executes a run the sensor requested
+    (`dagster job execute`: the code location loaded, the job's executor, a real instance)."""
+    import subprocess
+
+    area = work / "raw"
+    extra = add_tax_month(area, "_补报二")
+    say(f"  added {extra.relative_to(area)}")
+    home = work / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TOWNSTAT_RAW_DIR": str(area), "WAREHOUSE_URL": url,
+           "TOWNSTAT_CACHE_DIR": str(work / "cache"), "TOWNSTAT_REPORTS_DIR": str(work / "reports")}
+    dagster = Path(sys.executable).with_name("dagster")
+    t = time.perf_counter()
+    done = subprocess.run([str(dagster), "job", "execute", "-m", "pipelines.definitions", "-j", "refresh"],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    log = done.stdout + done.stderr
+    steps = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r' - (\w+) - STEP_SUCCESS - Finished execution of step "\w+" in ([\d.]+)s', log)}
+    ms = {m.group(1): float(m.group(2)) / 1000 for m in re.finditer(
+        r' - (\w+) - STEP_SUCCESS - Finished execution of step "\w+" in ([\d.]+)ms', log)}
+    published = "warehouse__published" in {**steps, **ms} and done.returncode == 0
+    say(f"  refresh job (as the sensor runs it, executor {os.environ.get('TOWNSTAT_EXECUTOR', 'default')}): "
+        f"exit {done.returncode}, published={published} in {seconds:.1f}s")
+    return {"seconds": seconds, "published": published, "exit_code": done.returncode,
+            "step_seconds": {**steps, **ms}, "added_file": str(extra.relative_to(area)),
+            "executor": os.environ.get("TOWNSTAT_EXECUTOR", "default")}
 
 
 def refresh(raw: Path, work: Path, url: str, incremental: bool) -> dict:
@@ -169,7 +201,8 @@ def refresh(raw: Path, work: Path, url: str, incremental: bool) -> dict:
         f"in {seconds:.1f}s")
     return {"seconds": seconds, "published": outcome.published, "incremental": incremental,
             "failed_checks": outcome.failed_checks, "failed_steps": outcome.failed_steps,
-            "added_file": str(extra.relative_to(area)) if extra else None}
+            "added_file": str(extra.relative_to(area)) if extra else None,
+            "step_seconds": outcome.step_seconds, "tables": outcome.tables}
 
 
 # ---------------------------------------------------------------------------- main
@@ -183,12 +216,16 @@ def main() -> None:
     p.add_argument("--work", type=Path)
     p.add_argument("--url")
     p.add_argument("--incremental", action="store_true")
+    p.add_argument("--as-job", action="store_true",
+                   help="with --incremental: run the refresh job as the sensor would (dagster job execute)")
     p.add_argument("--truth", type=Path)
     a = p.parse_args()
     if a.step == "floor":
         res = floor(a.raw)
     elif a.step == "ingest":
         res = ingest(a.raw, a.source)
+    elif a.step == "refresh" and a.as_job:
+        res = refresh_as_job(a.work, a.url)
     elif a.step == "refresh":
         res = refresh(a.raw, a.work, a.url, a.incremental)
     else:

@@ -146,10 +146,11 @@ GX = Setting(
     "`off`, `0` or `false` skip the Great Expectations suite (e.g. in quick tests)",
     lambda raw: (raw if raw is not None else "on").lower() not in ("0", "off", "false"))
 EXECUTOR = Setting(
-    "TOWNSTAT_EXECUTOR", "multiprocess",
-    "how a run executes its steps: `multiprocess` (each step its own process), `in_process` "
-    "(all steps in one process), `k8s` (each step a Kubernetes Job); read when the code loads",
-    _text("multiprocess"))
+    "TOWNSTAT_EXECUTOR", "in_process",
+    "how a run executes its steps: `in_process` (all steps in one process), `multiprocess` "
+    "(each step its own process, paying the imports again), `k8s` (each step a Kubernetes Job); "
+    "read when the code loads",
+    _text("in_process"))
 INGEST_WORKERS = Setting(
     "TOWNSTAT_INGEST_WORKERS", "cores",
     "processes validating files side by side", _cores)
@@ -266,7 +267,7 @@ def expectations_enabled() -> bool:
 
 
 def executor() -> str:
-    """`TOWNSTAT_EXECUTOR`, else `multiprocess` (the caller checks the choice)."""
+    """`TOWNSTAT_EXECUTOR`, else `in_process` (the caller checks the choice)."""
     return EXECUTOR.get()
 
 

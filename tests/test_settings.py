@@ -162,7 +162,7 @@ def test_values_are_read_when_asked_for(monkeypatch):
     ("TOWNSTAT_STAGING_DIR", None, settings.staging_dir, "warehouse/staging"),
     ("TOWNSTAT_STAGING_DIR", None, settings.staging_dir_given, None),
     ("TOWNSTAT_SCRATCH_DIR", None, settings.scratch_dir, None),
-    ("TOWNSTAT_EXECUTOR", None, settings.executor, "multiprocess"),
+    ("TOWNSTAT_EXECUTOR", None, settings.executor, "in_process"),
 ])
 def test_parsed_as_before(monkeypatch, name, value, accessor, expected):
     if value is None:

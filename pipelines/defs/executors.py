@@ -1,7 +1,11 @@
 """Which executor the jobs run their steps with (`TOWNSTAT_EXECUTOR`).
 
-- `multiprocess` (default): each step in its own process, sources ingested side by side;
-- `in_process`: one process, less start-up per step (small machines, the end-to-end test);
+- `in_process` (default): every step in the run's own process. The files of a source are
+  still validated side by side (ingest's process pool) and Polars uses every core, so a
+  step process of its own buys little on one machine and costs each step the imports
+  again: the nightly province case (one new tax file) took 96.7 s with `multiprocess` and
+  59.1 s in process, the same run and machine (issue 16, bench/README.md);
+- `multiprocess`: each step in its own process (the imports paid per step);
 - `k8s`: each step in its own Kubernetes Job (dagster-k8s), for a province or the country
   where a backfill fans out over county × year partitions (docs/deployment.md); its run
   config is `deploy/k8s/run_config.yaml`.

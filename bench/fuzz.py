@@ -1511,7 +1511,7 @@ class Control:
     a_file: str = ""
 
 
-def tiny_spec(_scale: str):
+def tiny_spec(_scale: str, _fraction: float = 1.0):
     from pipelines.demo.spec import ScaleSpec
 
     return ScaleSpec("county", ("140823",), 40, 300, 400, 40, 30, 60, 300, 0, 0)

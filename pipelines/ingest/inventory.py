@@ -17,6 +17,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,19 +163,24 @@ def scan_raw_area(root: Path, cache_dir: str | None = None) -> list[RawFile]:
     changed bytes.
     """
     cache = HashCache(root, cache_dir) if cache_dir else None
+    entries = list_raw_area(root)
+    known = {e.relpath: cache.get(e) if cache and e.problem is None else None for e in entries}
+    todo = [e for e in entries if e.problem is None and known[e.relpath] is None]
+    # hashlib releases the GIL while it digests: a cold scan of a province's 3.5 GB on every core
+    with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+        hashed = dict(zip((e.relpath for e in todo), pool.map(_try_sha256, (e.path for e in todo)), strict=True))
     files: list[RawFile] = []
-    for e in list_raw_area(root):
+    for e in entries:
         if e.problem is not None:
             files.append(e.refused())
             continue
-        sha = cache.get(e) if cache else None
+        sha = known[e.relpath]
         if sha is None:
-            try:
-                sha = file_sha256(e.path)
-            except FileNotFoundError:  # removed since the listing: it is simply gone
+            sha = hashed[e.relpath]
+            if isinstance(sha, FileNotFoundError):  # removed since the listing: it is simply gone
                 continue
-            except OSError as exc:
-                files.append(e.refused(unreadable_problem(exc)))
+            if isinstance(sha, OSError):
+                files.append(e.refused(unreadable_problem(sha)))
                 continue
             if cache:
                 cache.put(e, sha)
@@ -183,6 +189,14 @@ def scan_raw_area(root: Path, cache_dir: str | None = None) -> list[RawFile]:
         cache.prune({f.relpath for f in files})
         cache.save()
     return sorted(files, key=lambda f: (f.source or "", f.mtime, f.relpath))
+
+
+def _try_sha256(path: Path) -> str | OSError:
+    """`file_sha256`, or the OSError it raised (for a refusal naming the file)."""
+    try:
+        return file_sha256(path)
+    except OSError as exc:
+        return exc
 
 
 def state_digest(files: list[RawFile]) -> str:

@@ -7,9 +7,7 @@ previous state.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -24,6 +22,7 @@ from pipelines import settings
 from pipelines.definitions import ASSETS, build_definitions
 from pipelines.defs.resources import expectations_enabled
 from pipelines.ingest.pseudonymise import UnsafePIIKey, pii_key
+from pipelines.preload import preload_slow_imports
 from pipelines.status import open_instance
 from pipelines.warehouse.engine import make_engine
 from pipelines.warehouse.read import published_row_counts
@@ -81,7 +80,7 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
 
 
     t0 = time.time()
-    _preload_expectations()
+    preload_slow_imports(expectations_enabled())
     try:
         pii_key()
     except UnsafePIIKey as exc:
@@ -123,19 +122,6 @@ def run_refresh(raw_dir: Path, warehouse_url: str, progress: Callable[[str], Non
         tables = result.output_for_node("warehouse__published") if published else {}
         return RefreshOutcome(published, time.time() - t0, failed_checks, failed_steps, warehouse_url,
                               result.run_id, steps, tables)
-
-
-def _preload_expectations() -> None:
-    """Import Great Expectations (about 5 s) and the ADBC driver (1 s) in a thread while the
-    files are read.
-
-    The suite and the publication run well after ingest; the imports then cost nothing on the
-    critical path.
-    """
-
-    modules = ["adbc_driver_sqlite.dbapi"] + (["great_expectations"] if expectations_enabled() else [])
-    threading.Thread(target=lambda: [importlib.import_module(m) for m in modules], daemon=True,
-                     name="townstat-preload").start()
 
 
 def _safe(url: str) -> str:

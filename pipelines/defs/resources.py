@@ -3,10 +3,11 @@
 
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from pipelines import settings
+from pipelines.preload import preload_slow_imports
 from pipelines.warehouse.engine import warehouse_url
 
 
@@ -51,3 +52,7 @@ class Reports(ConfigurableResource):
     @property
     def root(self) -> Path:
         return Path(self.path)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # a run of the job (sensor, schedule, UI): GX imported while the files are read
+        preload_slow_imports(self.expectations)

@@ -1,0 +1,35 @@
+"""A run of the Dagster job starts the slow imports at once, as `townstat refresh` does (issue 16):
+the sensor's and the schedule's runs do not wait 5 s for Great Expectations in the suite's step."""
+
+import sys
+from types import SimpleNamespace
+
+from dagster import build_resources
+
+from pipelines import preload
+from pipelines.defs.resources import Reports
+
+
+def test_the_reports_resource_starts_the_preload_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(preload, "_started", type(preload._started)())  # a fresh process's state
+    started = []
+    monkeypatch.setattr(preload, "threading", SimpleNamespace(Thread=lambda target, daemon, name: SimpleNamespace(
+        start=lambda: started.append((name, daemon, target)))))
+    with build_resources({"reports": Reports(path=str(tmp_path), expectations=True)}):
+        pass
+    assert [(n, d) for n, d, _ in started] == [("townstat-preload", True)]
+    started[0][2]()  # the thread's work, here: both modules imported, GX offline
+    assert "great_expectations" in sys.modules and "adbc_driver_sqlite.dbapi" in sys.modules
+    preload.preload_slow_imports(True)  # a second call in the same process: nothing more
+    assert len(started) == 1
+
+
+def test_no_gx_import_when_the_suite_is_off(tmp_path, monkeypatch):
+    monkeypatch.setattr(preload, "_started", type(preload._started)())
+    imported = []
+    monkeypatch.setattr(preload, "importlib", SimpleNamespace(import_module=imported.append))
+    monkeypatch.setattr(preload, "threading", SimpleNamespace(
+        Thread=lambda target, daemon, name: SimpleNamespace(start=target)))
+    with build_resources({"reports": Reports(path=str(tmp_path), expectations=False)}):
+        pass
+    assert imported == ["adbc_driver_sqlite.dbapi"]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -144,7 +145,8 @@ def _target_progress(et: pl.DataFrame | None, names: dict[tuple[str, str], str])
     rows = list(pf.iter_rows(named=True))
     labels = [f"{r['name']}·{r['indicator_zh']}" for r in rows]
     # the same name and indicator twice (two towns of one name): the id tells them apart
-    labels = [f"{lab}（{r['id']}）" if labels.count(lab) > 1 else lab
+    seen = Counter(labels)
+    labels = [f"{lab}（{r['id']}）" if seen[lab] > 1 else lab
               for lab, r in zip(labels, rows, strict=True)]
     labels = [_label(lab) for lab in labels]
     pct, pace, colours, text, hover = [], [], [], [], []
@@ -176,10 +178,12 @@ def _target_progress(et: pl.DataFrame | None, names: dict[tuple[str, str], str])
     fig.add_trace(go.Bar(name="完成率 / 进度 % of target", orientation="h", y=labels, x=pct,
                          showlegend=False, marker={"color": colours}, text=text, textposition="outside",
                          cliponaxis=False, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
-    for lab, share, words in zip(labels, pct, text, strict=True):
-        if share is None:  # no bar to carry the words (暂无数据): say it at 0
-            fig.add_annotation(x=0, y=lab, text=words, showarrow=False, xanchor="left", xshift=4,
-                               font={"color": "#5f6b7a"})
+    # no bar to carry the words (暂无数据): say it at 0. Set at once: plotly's add_annotation
+    # copies every annotation before it, and a province has a thousand targets without data
+    fig.update_layout(annotations=[
+        {"x": 0, "y": lab, "text": words, "showarrow": False, "xanchor": "left", "xshift": 4,
+         "font": {"color": "#5f6b7a"}}
+        for lab, share, words in zip(labels, pct, text, strict=True) if share is None])
     if any(p is not None for p in pace):
         fig.add_trace(go.Scatter(name="应达进度 expected pace", mode="markers", y=labels, x=pace,
                                  marker={"symbol": "line-ns-open", "size": 22, "color": "#1f2933",

@@ -46,23 +46,27 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
+def run_child(cmd: list[str]) -> tuple[int, float, float]:
+    """Run `cmd` in a child process: (exit code, wall seconds, peak RSS MB from os.wait4)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - t, usage.ru_maxrss / 1024  # Linux: KiB
+
+
 def measured(args: list[str], label: str) -> dict:
     """Run `bench/steps.py args` in a child; its JSON result plus wall seconds and peak RSS."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result_path = Path(fh.name)
     cmd = [sys.executable, str(BENCH / "steps.py"), *args, "--result", str(result_path)]
     say(f"[{time.strftime('%H:%M:%S')}] {label} ...")
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    code = os.waitstatus_to_exitcode(status)
+    code, wall, rss = run_child(cmd)
     res: dict = {"ok": code == 0, "exit_code": code}
     if code == 0 and result_path.exists() and result_path.stat().st_size:
         res.update(json.loads(result_path.read_text()))
     result_path.unlink(missing_ok=True)
     res["wall_seconds"] = wall
-    res["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    res["peak_rss_mb"] = rss
     say(f"[{time.strftime('%H:%M:%S')}] {label}: {'ok' if code == 0 else f'FAILED ({code})'} "
         f"wall {wall:.1f}s, peak RSS {res['peak_rss_mb']:.0f} MB")
     return res

@@ -47,7 +47,6 @@ import math
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -59,7 +58,7 @@ ROOT = BENCH.parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from run import machine, measured, say  # noqa: E402  (bench/run.py: the same measurement)
+from run import machine, measured, run_child, say  # noqa: E402  (bench/run.py: the same measurement)
 
 DATA_SOURCES = ("enterprise", "tax", "employment", "registry")
 #: Top-level keys of the ground truth's summary.json that the current generator writes (an area
@@ -124,16 +123,12 @@ def generate(raw: Path, f: float, seed: int) -> dict:
     cmd = [sys.executable, "-m", "pipelines.cli", "demo-data", "--scale", "province", "--fraction", fkey(f),
            "--seed", str(seed), "--out", str(raw), "--quiet"]
     say(f"[{time.strftime('%H:%M:%S')}] generating fraction {fkey(f)} into {raw} ...")
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    code = os.waitstatus_to_exitcode(status)
+    code, wall, rss = run_child(cmd)
     if code != 0:
         sys.exit(f"generating fraction {fkey(f)} failed (exit {code}); remove {raw} and its _truth and retry")
     say(f"[{time.strftime('%H:%M:%S')}] generated fraction {fkey(f)} in {wall:.0f}s, "
-        f"peak RSS {usage.ru_maxrss / 1024:.0f} MB")
-    return {"seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+        f"peak RSS {rss:.0f} MB")
+    return {"seconds": wall, "peak_rss_mb": rss}
 
 
 def prepare(f: float, work: Path, seed: int, given: Path | None, reuse: bool, check: bool) -> dict:

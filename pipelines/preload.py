@@ -13,6 +13,8 @@ import importlib
 import threading
 
 _started = threading.Event()
+#: Modules both the thread's imports and the run's own thread use: imported before the thread.
+SHARED = ("sqlalchemy.orm", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql")
 
 
 def preload_slow_imports(expectations: bool) -> None:
@@ -21,6 +23,12 @@ def preload_slow_imports(expectations: bool) -> None:
     if _started.is_set():
         return
     _started.set()
+    # Imported here, in the caller's thread, before the thread starts: Dagster's instance
+    # storage uses the SQLAlchemy ORM while the thread imports GX, which imports the ORM too,
+    # and a module one thread is still executing is visible half-initialised to the other
+    # ("partially initialized module 'sqlalchemy.orm.exc'", seen once in the test suite).
+    for shared in SHARED:
+        importlib.import_module(shared)
 
     def work() -> None:
         importlib.import_module("adbc_driver_sqlite.dbapi")

@@ -29,7 +29,10 @@ def test_no_gx_import_when_the_suite_is_off(tmp_path, monkeypatch):
     imported = []
     monkeypatch.setattr(preload, "importlib", SimpleNamespace(import_module=imported.append))
     monkeypatch.setattr(preload, "threading", SimpleNamespace(
-        Thread=lambda target, daemon, name: SimpleNamespace(start=target)))
+        Thread=lambda target, daemon, name: SimpleNamespace(start=lambda: (imported.append("thread"), target()))))
     with build_resources({"reports": Reports(path=str(tmp_path), expectations=False)}):
         pass
-    assert imported == ["adbc_driver_sqlite.dbapi"]
+    # the modules the run's own thread shares with GX first, in the caller's thread; then the
+    # thread, which imports the ADBC driver and, with the suite off, not GX
+    assert imported == ["sqlalchemy.orm", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
+                        "thread", "adbc_driver_sqlite.dbapi"]

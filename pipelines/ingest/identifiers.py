@@ -72,7 +72,9 @@ def uscc_is_valid(col: pl.Expr) -> pl.Expr:
     return col.map_batches(_uscc_valid_series, return_dtype=pl.Boolean, is_elementwise=True)
 
 
-_PERSON_SHAPE = r"^[0-9]{17}[0-9X]$"
+#: A normalised person ID: 17 digits, then a digit or X (what the check digit and the
+#: pseudonymisation's 64-bit code are computed on).
+PERSON_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
 
 
 def _normalise_person_text(col: pl.Expr) -> pl.Expr:
@@ -85,7 +87,7 @@ def _normalise_person_text(col: pl.Expr) -> pl.Expr:
 def _normalise_person_series(s: pl.Series) -> pl.Series:
     # nearly every cell is already 18 ASCII characters, which normalising leaves as they are:
     # only the others are rewritten
-    todo = (~s.str.contains(_PERSON_SHAPE)).fill_null(False)
+    todo = (~s.str.contains(PERSON_ID_SHAPE)).fill_null(False)
     idx = todo.arg_true()
     if len(idx) == 0:
         return s
@@ -99,7 +101,7 @@ def normalise_person_id(col: pl.Expr) -> pl.Expr:
 
 
 def _person_valid_series(s: pl.Series) -> pl.Series:
-    shape = s.str.contains(_PERSON_SHAPE).fill_null(False).to_numpy()
+    shape = s.str.contains(PERSON_ID_SHAPE).fill_null(False).to_numpy()
     out = np.zeros(len(s), dtype=bool)
     idx = np.flatnonzero(shape)
     if len(idx):

@@ -13,6 +13,7 @@ import threading
 import polars as pl
 
 from pipelines import settings
+from pipelines.ingest.identifiers import PERSON_ID_SHAPE
 
 DEMO_PII_KEY = "townstat-demo-key-NOT-FOR-PRODUCTION"
 #: contract section 4: production refuses a key shorter than this many UTF-8 bytes
@@ -105,7 +106,7 @@ class PersonKeyer:
         return out
 
     def __call__(self, ids: pl.Series) -> pl.Series:
-        if ids.str.contains(_ID_SHAPE).fill_null(True).all():
+        if ids.str.contains(PERSON_ID_SHAPE).fill_null(True).all():
             return self._keys_by_code(ids)
         distinct = ids.drop_nulls().unique()
         new = distinct.filter(~distinct.is_in(self._known["__id"].implode()))
@@ -135,9 +136,6 @@ class PersonKeyer:
             frame.select("__code").join(self._known_codes, on="__code", how="left", maintain_order="left")
             ["__key"].alias("person_key")
         )
-
-
-_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
 
 
 def _id_code(col: pl.Expr) -> pl.Expr:

@@ -24,8 +24,8 @@ _ID_PL = rf"(^|[^{_D}])([{_D}]{{17}}[{_D}{_X}]|[{_D}]{{15}})([^{_D}]|$)"
 # a token shaped like a person ID, for checks (boolean, no replacement)
 ID_PATTERN = _ID_PL
 # C0 control characters other than tab, LF and CR (contract section 2), and DEL
-_CONTROL_PL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_CONTROL_RE = re.compile(_CONTROL_PL)
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CONTROL_RE = re.compile(CONTROL_PATTERN)
 # longest echo of one value: enough to recognise it, never a 32,767-character cell
 ECHO_CHARS = 200
 
@@ -64,13 +64,18 @@ def echo(text: str | None) -> str | None:
     return out if len(out) <= ECHO_CHARS + 1 else out[:ECHO_CHARS] + "…"
 
 
+def printable_expr(expr: pl.Expr) -> pl.Expr:
+    """`printable` as a Polars expression: IDs masked, control characters as U+FFFD."""
+    return mask_ids_expr(expr).str.replace_all(CONTROL_PATTERN, "\ufffd")
+
+
 def echo_expr(expr: pl.Expr) -> pl.Expr:
     """`echo` as a Polars expression."""
-    out = mask_ids_expr(expr).str.replace_all(_CONTROL_PL, "\ufffd")
+    out = printable_expr(expr)
     return pl.when(out.str.len_chars() > ECHO_CHARS + 1).then(
         out.str.slice(0, ECHO_CHARS) + pl.lit("…")).otherwise(out)
 
 
 def has_control_expr(expr: pl.Expr) -> pl.Expr:
     """True where the text holds a control character other than tab, LF or CR."""
-    return expr.str.contains(_CONTROL_PL).fill_null(False)
+    return expr.str.contains(CONTROL_PATTERN).fill_null(False)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.echo import ECHO_CHARS, ID_PATTERN, echo_expr, mask_ids_expr
+from pipelines.echo import CONTROL_PATTERN, ECHO_CHARS, ID_PATTERN, echo_expr, printable_expr
 
 #: The first characters that make a spreadsheet read a text cell as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -28,8 +28,6 @@ _FORMULA_RE = r"^[=+\-@\t\r]"
 #: xlsxwriter.Workbook options: strings stay strings (no formulas, no hyperlinks, no numbers).
 XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,
                 "strings_to_numbers": False}
-# control characters other than tab, LF and CR (contract section 2), shown as U+FFFD
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def looks_like_formula(text: str | None) -> bool:
@@ -58,7 +56,7 @@ def write_csv(df: pl.DataFrame, out: Path) -> Path:
 def echoed_text_expr(expr: pl.Expr) -> pl.Expr:
     """A name or message echoed whole (a path, a column, a file's message): person-ID-shaped
     tokens masked, control characters shown as U+FFFD, not shortened (a path is a key)."""
-    return mask_ids_expr(expr).str.replace_all(_CONTROL, "\ufffd")
+    return printable_expr(expr)
 
 
 def _echoed_where_needed(column: pl.Series, echo: pl.Expr, long: bool) -> pl.Series:
@@ -70,7 +68,7 @@ def _echoed_where_needed(column: pl.Series, echo: pl.Expr, long: bool) -> pl.Ser
     `replace_all` with captures: 535,000 rejected rows of a province carry 400-byte messages,
     almost none of them with anything to mask."""
     text = column.cast(pl.String)
-    probe = pl.col("v").str.contains(f"(?:{ID_PATTERN})|{_CONTROL}")
+    probe = pl.col("v").str.contains(f"(?:{ID_PATTERN})|{CONTROL_PATTERN}")
     if long:
         probe = probe | (pl.col("v").str.len_chars() > ECHO_CHARS + 1)
     hit = pl.DataFrame({"v": text}).select(probe.fill_null(False)).to_series()

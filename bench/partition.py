@@ -22,8 +22,8 @@ its RSS passes `--max-rss-gb` (the machine is shared), reporting that instead.
 - `read`: the reads `_recompute` made for one county and year before the county filter went
   into the pipeline (commit f1788b5: the facts of the whole province for Y−1..Y, the "before"
   of docs/deployment.md); `--filtered` the same tables with the county pushed into the SQL
-  (units reported or registered in the county's towns; the pipeline's own filter is
-  `backfill.county_fact_reads`, which `run` measures), and `--check` computes the county's
+  (`backfill.county_fact_reads`, the filter the pipeline now uses: units reported or
+  registered in the county's towns), and `--check` computes the county's
   ind_town_year and pub_town_year from the filtered frames and compares them with the rows in
   the warehouse (read only).
 
@@ -106,29 +106,14 @@ def child_run(county: str, year: int) -> dict:
     return out
 
 
-def _filtered_reads(url: str, county: str, year: int) -> dict:
-    """The frames `_recompute` reads, restricted in SQL to the units of the county's towns."""
-    from pipelines.warehouse.read import read_table
-
-    towns = "(town_code IN (SELECT town_code FROM dim_town WHERE county_code = :c) OR substr(town_code, 1, 6) = :c)"
-    units = (f"(SELECT uscc FROM fact_enterprise_year WHERE year BETWEEN :ya AND :yb AND {towns} "
-             f"UNION SELECT uscc FROM fact_market_entity WHERE {towns})")
-    p = {"a": f"{year - 1}-01", "b": f"{year}-12", "ya": year - 1, "yb": year, "c": county}
-    return {
-        "fact_enterprise_year": ("year BETWEEN :ya AND :yb AND uscc IN " + units, p),
-        "fact_tax_month": ("period BETWEEN :a AND :b AND uscc IN " + units, p),
-        "fact_employment_month": ("period BETWEEN :a AND :b AND employer_uscc IN " + units, p),
-        "fact_market_entity": ("uscc IN " + units, p),
-        "dim_town": (None, None),
-    }, read_table
-
-
 def child_read(url: str, county: str, year: int, filtered: bool, check: bool) -> dict:
     from pipelines.warehouse.read import read_table
 
-    if filtered:
-        plan, read_table = _filtered_reads(url, county, year)
-    else:  # exactly as _recompute
+    if filtered:  # the pipeline's own county filter
+        from pipelines.defs.backfill import county_fact_reads
+
+        plan = {**county_fact_reads(county, year), "dim_town": (None, None)}
+    else:  # as _recompute reads a year (and read a county before the filter)
         span = {"a": year - 1, "b": year}
         periods = {"a": f"{year - 1}-01", "b": f"{year}-12"}
         plan = {"fact_enterprise_year": ("year BETWEEN :a AND :b", span),

@@ -155,9 +155,9 @@ def refresh_as_job(work: Path, url: str) -> dict:
     area = work / "raw"
     extra = add_tax_month(area, "_补报二")
     say(f"  added {extra.relative_to(area)}")
-    home = work / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    from pipelines.status import make_instance_folder
+
+    home = make_instance_folder(work / "dagster_home")  # the instance the project ships
     env = {**os.environ, "DAGSTER_HOME": str(home), "TOWNSTAT_RAW_DIR": str(area), "WAREHOUSE_URL": url,
            "TOWNSTAT_CACHE_DIR": str(work / "cache"), "TOWNSTAT_REPORTS_DIR": str(work / "reports")}
     dagster = Path(sys.executable).with_name("dagster")

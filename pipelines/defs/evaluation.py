@@ -15,7 +15,9 @@ from dagster import (
 
 from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
+from pipelines.defs.memo import facts_memo, memo_metadata
 from pipelines.defs.metadata import frame_preview
+from pipelines.defs.resources import RawArea
 from pipelines.echo import printable
 from pipelines.evaluation.criteria import load_criteria_sets
 from pipelines.evaluation.gap import gap_table, shortfall_mismatches
@@ -97,12 +99,14 @@ def _laggard_table(laggards: pl.DataFrame, limit: int = 50) -> str:
                                    description="attainment = actual / target (null when actual is null or "
                                                "target ≤ 0), contract section 6.2")],
        description="年度目标与进度 / the county's targets and progress within the year (eval_target)")
-def eval_target(context: AssetExecutionContext, refs: FrameBundle, enterprise: FrameBundle, tax: FrameBundle,
-                employment: FrameBundle, registry: FrameBundle, ind_town: pl.DataFrame,
+def eval_target(context: AssetExecutionContext, raw_area: RawArea, refs: FrameBundle, enterprise: FrameBundle,
+                tax: FrameBundle, employment: FrameBundle, registry: FrameBundle, ind_town: pl.DataFrame,
                 ind_specialty: pl.DataFrame):
     targets = refs["ref_target"]
+    # the progress of insured_persons is read back while enrolment, reports, register and references stand
+    memo = facts_memo(raw_area, refs, enterprise, employment, registry)
     table = target_table(targets, ind_town, ind_specialty, tax.scan("fact"), employment.scan("fact"),
-                         enterprise["fact"], registry["fact"], refs["dim_specialty_town"])
+                         enterprise["fact"], registry["fact"], refs["dim_specialty_town"], memo)
     progress = progress_frame(table, target_names(refs["dim_town"], refs["dim_specialty_town"]))
     laggards = progress.filter(pl.col("laggard"))
     by_status = dict(progress.group_by("status").len().iter_rows())
@@ -112,6 +116,7 @@ def eval_target(context: AssetExecutionContext, refs: FrameBundle, enterprise: F
         "status": MetadataValue.json({f"{STATUS_ZH[k]} {k}": v for k, v in sorted(by_status.items())}),
         "laggards": MetadataValue.md(_laggard_table(laggards)),
         "preview": frame_preview(table, 20),
+        **memo_metadata(memo),
     })
     missing, extra = unevaluated_targets(targets, table)
     yield AssetCheckResult(check_name="every_target_evaluated", asset_key=TARGETS_KEY,

@@ -25,6 +25,7 @@ import polars as pl
 from pipelines.indicators.attribution import attach_unit_town
 from pipelines.indicators.catalogue import KEYS, indicators
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
+from pipelines.indicators.memo import NO_MEMO, Memo
 from pipelines.indicators.specialty import in_area, specialty_industries
 from pipelines.indicators.town import indicator_years
 from pipelines.ingest.references import TARGET_TABLES
@@ -64,16 +65,15 @@ def actual_values(level: str, ind: Frame) -> pl.LazyFrame:
     )
 
 
-def latest_periods(fact: Frame, years: list[int]) -> pl.DataFrame:
+def latest_periods(fact: Frame, years: list[int]) -> pl.LazyFrame:
     """(year, latest_period): the last month of each year in `years` present in the fact."""
     if not years:
-        return pl.DataFrame(schema={"year": pl.Int32, "latest_period": pl.String})
+        return pl.LazyFrame(schema={"year": pl.Int32, "latest_period": pl.String})
     return (
         lazy(fact)
         .filter(pl.col("year").cast(pl.Int32).is_in(_int32(years).implode()))
         .group_by(pl.col("year").cast(pl.Int32))
         .agg(pl.col("period").max().alias("latest_period"))
-        .collect()
     )
 
 
@@ -186,12 +186,13 @@ def _no_values() -> pl.LazyFrame:
 
 
 def _progress(targets: pl.DataFrame, indicator: str, fact: Frame, enterprise: Frame,
-              registry: Frame, specialty_towns: Frame, report_years: list[int]
+              registry: Frame, specialty_towns: Frame, report_years: list[int], memo: Memo = NO_MEMO
               ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(year, indicator, latest_period) and (level, id, year, indicator, to_date, to_date_prev)
-    for the targets of one progress indicator."""
+    for the targets of one progress indicator; the two scans of the fact go through `memo`."""
     wanted = targets.filter(pl.col("indicator") == indicator)
-    latest = latest_periods(fact, wanted["year"].unique().to_list())
+    latest = memo(f"target_latest_{indicator}",
+                  latest_periods(fact, wanted["year"].unique().sort().to_list())).collect()
     latest_out = latest.with_columns(pl.lit(indicator).alias("indicator"))
     wanted = wanted.join(latest.select("year"), on="year", how="semi")
     if wanted.height == 0:
@@ -203,7 +204,8 @@ def _progress(targets: pl.DataFrame, indicator: str, fact: Frame, enterprise: Fr
         members = specialty_members(enterprise, specialty_towns, report_years,
                                     windows["year"].unique().to_list())
     compute = _to_date_tax if PROGRESS[indicator] == "tax" else _to_date_insured
-    values = compute(fact, windows, levels, enterprise, registry, members).collect()
+    values = memo(f"target_to_date_{indicator}",
+                  compute(fact, windows, levels, enterprise, registry, members)).collect()
     wide = (
         wanted.select("level", "id", "year", "indicator")
         .join(values.filter(pl.col("which") == "cur").select(
@@ -227,9 +229,14 @@ def target_table(
     enterprise_fact: Frame,
     registry_fact: Frame,
     specialty_towns: Frame,
+    memo_enrolment: Memo = NO_MEMO,
 ) -> pl.DataFrame:
     """Build eval_target (contract section 6.2), one row per accepted target, key (level, id,
     year, indicator), columns as in `SCHEMA`.
+
+    `memo_enrolment` keeps the progress of `insured_persons` (two scans of the enrolment fact,
+    ~2.5 s a night at province scale): it must be keyed by the enrolment, enterprise and
+    register facts and the reference tables, everything that progress is computed from.
 
     actual: the indicator from ind_town_year (level town) or ind_specialty_town_year (level
     specialty_town) for that id and year, null without such a row; attainment = actual /
@@ -255,7 +262,8 @@ def target_table(
         if t.filter(pl.col("indicator") == indicator).height == 0:
             continue
         latest, progress = _progress(t, indicator, facts[source], enterprise_fact, registry_fact,
-                                     specialty_towns, report_years)
+                                     specialty_towns, report_years,
+                                     memo_enrolment if source == "employment" else NO_MEMO)
         latest_parts.append(latest.select("year", "indicator", "latest_period"))
         progress_parts.append(progress)
     if latest_parts:

@@ -21,7 +21,7 @@ from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parqu
 
 #: The modules whose code decides what a memoised part contains.
 CODE = ("indicators/catalogue.py", "indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
-        "indicators/measures.py", "indicators/memo.py", "quality/flags.py")
+        "indicators/measures.py", "indicators/memo.py", "quality/flags.py", "evaluation/targets.py")
 
 
 @cache

@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from pipelines.evaluation.targets import SCHEMA, target_table
+from pipelines.indicators.memo import Memo
 from pipelines.warehouse import READER_ROLE, grant_reader, publish, read_table
 from pipelines.warehouse.tables import polars_schema, reader_can_read
 
@@ -179,6 +180,24 @@ def test_money_to_the_fen():
     assert row["latest_period"] == "2024-02"
     assert row["to_date"] == 0.3
     assert row["to_date_prev"] == 0.33
+
+
+def test_memoised_enrolment_progress_is_read_back_without_the_enrolment_fact(tmp_path):
+    # the nightly case: the same enrolment, reports, register and references (the memo's inputs)
+    first = Memo(tmp_path, "enrolment", "reports")
+    computed = target_table(TARGETS, IND_TOWN, IND_SPECIALTY, TAX.lazy(), EMPLOYMENT.lazy(), ENTERPRISE,
+                            REGISTRY, SPECIALTY, first)
+    assert sorted(first.computed) == ["target_latest_insured_persons", "target_to_date_insured_persons"]
+    boom = pl.LazyFrame({"period": ["x"]}).select(pl.col("period").cast(pl.Int32))  # fails if read
+    second = Memo(tmp_path, "enrolment", "reports")
+    reused = target_table(TARGETS, IND_TOWN, IND_SPECIALTY, TAX.lazy(), boom, ENTERPRISE, REGISTRY,
+                          SPECIALTY, second)
+    assert sorted(second.reused) == sorted(first.computed) and not second.computed
+    assert computed.equals(_table()) and reused.equals(computed)
+    # other inputs: computed again (and the enrolment fact read)
+    third = Memo(tmp_path, "enrolment v2", "reports")
+    with pytest.raises(pl.exceptions.PolarsError):
+        target_table(TARGETS, IND_TOWN, IND_SPECIALTY, TAX.lazy(), boom, ENTERPRISE, REGISTRY, SPECIALTY, third)
 
 
 def test_no_targets_gives_an_empty_table():

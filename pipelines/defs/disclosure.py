@@ -29,7 +29,7 @@ PUB_KEY = AssetKey(["pub", "town_year"])
        description="可公开的乡镇指标（已做披露控制）/ town indicators after disclosure control")
 def pub_town_year(context: AssetExecutionContext, ind: pl.DataFrame, enterprise: FrameBundle, tax: FrameBundle,
                   registry: FrameBundle, refs: FrameBundle):
-    pub = publish_town_year(ind, enterprise["fact"], tax.scan("fact"), registry["fact"], refs["dim_town"])
+    pub = publish_town_year(ind, enterprise["fact"], tax.scan("taxpayer_year"), registry["fact"], refs["dim_town"])
     cells = suppressed_cells(pub)
     yield Output(pub, metadata={"dagster/row_count": pub.height, "suppressed_cells": sum(cells.values()),
                                 "suppressed_by_column": cells, "preview": frame_preview(pub)})

@@ -36,7 +36,7 @@ SPECIALTY_KEY = AssetKey(["ind", "specialty_town_year"])
 def ind_town_year(context: AssetExecutionContext, raw_area: RawArea, enterprise: FrameBundle, tax: FrameBundle,
                   employment: FrameBundle, registry: FrameBundle, refs: FrameBundle):
     memo = facts_memo(raw_area, refs, enterprise, employment, registry)
-    ind = town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"], refs["dim_town"],
+    ind = town_year(enterprise["fact"], tax.scan("taxpayer_year"), employment.scan("fact"), registry["fact"], refs["dim_town"],
                     memo)
     yield Output(ind, metadata={"dagster/row_count": ind.height, **memo_metadata(memo),
                                 "years": MetadataValue.json(sorted(ind["year"].unique().to_list())),
@@ -58,7 +58,7 @@ def ind_town_year(context: AssetExecutionContext, raw_area: RawArea, enterprise:
 def ind_specialty_town_year(context: AssetExecutionContext, raw_area: RawArea, enterprise: FrameBundle,
                             tax: FrameBundle, employment: FrameBundle, registry: FrameBundle, refs: FrameBundle):
     memo = facts_memo(raw_area, refs, enterprise, employment, registry)
-    ind = specialty_town_year(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), registry["fact"],
+    ind = specialty_town_year(enterprise["fact"], tax.scan("taxpayer_year"), employment.scan("fact"), registry["fact"],
                               refs["dim_town"], refs["dim_specialty_town"], refs["ref_leading_enterprise"],
                               refs["ref_market_total"], memo)
     yield Output(ind, metadata={"dagster/row_count": ind.height, "preview": frame_preview(ind),

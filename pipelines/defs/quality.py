@@ -89,7 +89,8 @@ def dq_files(context: AssetExecutionContext, warehouse: Warehouse, files: list[R
 def dq_flags(context: AssetExecutionContext, enterprise: FrameBundle, tax: FrameBundle,
              employment: FrameBundle, raw_area: RawArea) -> Output[pl.DataFrame]:
     memo = facts_memo(raw_area, None, enterprise, employment)
-    flags = cross_source_flags(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), memo)
+    flags = cross_source_flags(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), memo,
+                               tax_years=tax.scan("taxpayer_year"))
     by_rule = flags.group_by("rule").len().sort("rule")
     return Output(flags, metadata={"dagster/row_count": flags.height, **memo_metadata(memo),
                                    "by_rule": MetadataValue.json(dict(by_rule.iter_rows()))})

@@ -92,7 +92,7 @@ def publish_town_year(
     """pub_town_year: ind_town_year with suppressed money cells, and the yoy and ratio
     columns computed from them (Y or Y-1), set to null; plus ``suppressed`` listing the money
     columns nulled in the row in contract order, ';'-separated ('' when none). Count columns
-    are published as they are."""
+    are published as they are. `tax`: the tax fact or its `attribution.taxpayer_years`."""
     params = params or load_disclosure_params()
     ind = lazy(ind_town_year)
     years = ind.select(pl.col("year").cast(pl.Int32).unique()).collect()["year"].to_list()

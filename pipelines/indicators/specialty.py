@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.indicators.attribution import taxpayer_years
 from pipelines.indicators.catalogue import EXTRA_COLUMNS, KEYS, indicators
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
 from pipelines.indicators.measures import alive_counts
@@ -94,7 +95,7 @@ def specialty_town_year(
     ``towns`` is accepted for symmetry with town_year; a county's towns are the town codes
     whose first 6 digits are the county code (contract section 1). `memo` keeps the part read
     from the enrolment rows (`memo.py`); it must be keyed by the employment, enterprise and
-    register facts and `specialty_towns`.
+    register facts and `specialty_towns`. `tax`: the tax fact or its `attribution.taxpayer_years`.
     """
     del towns
     ent = lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
@@ -137,10 +138,9 @@ def specialty_town_year(
         S, "year", "uscc"
     )
     taxes = (
-        lazy(tax)
-        .filter(pl.col("year").cast(pl.Int32).is_in(pl.Series(years, dtype=pl.Int32).implode()))
-        .group_by(pl.col("year").cast(pl.Int32), "uscc")
-        .agg(pl.col("total_tax").sum().round(2).alias("total"))
+        taxpayer_years(tax)
+        .filter(pl.col("year").is_in(pl.Series(years, dtype=pl.Int32).implode()))
+        .select("year", "uscc", "total")
     )
     by_tax = (
         member_keys.join(taxes, on=["year", "uscc"], how="inner")

@@ -93,7 +93,8 @@ def town_year(
     """Build ind_town_year: town_code, year, county_code, then every section 5.1 column.
 
     `memo` keeps the parts read from the enrolment rows (`memo.py`); it must be keyed by
-    the employment, enterprise and register facts and `towns`.
+    the employment, enterprise and register facts and `towns`. `tax`: the tax fact or its
+    `attribution.taxpayer_years`.
 
     A row for every (town, indicator year) with an enterprise report, a tax row or an
     enrolment (at an employer whose town in Y is T) in Y, or a register entity alive at

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import polars as pl
 
+from pipelines.indicators.attribution import taxpayer_years
 from pipelines.indicators.memo import NO_MEMO, Memo
 from pipelines.lazy import Frame, lazy
 from schemas.rules import FLAGS, FlagName
@@ -52,7 +53,7 @@ def _flag(frame: pl.LazyFrame, condition: pl.Expr, key: pl.Expr, name: FlagName,
     )
 
 
-def _report_missing(ent: pl.LazyFrame, years: pl.Series, tx: pl.LazyFrame, employment: Frame,
+def _report_missing(ent: pl.LazyFrame, years: pl.Series, yearly: pl.LazyFrame, employment: Frame,
                     memo: Memo) -> pl.LazyFrame:
     """report_missing: a report of Y-1 and none of Y (Y a report year, i.e. a year with
     reports), while the enterprise has accepted tax rows of Y or is an employer in accepted
@@ -61,7 +62,7 @@ def _report_missing(ent: pl.LazyFrame, years: pl.Series, tx: pl.LazyFrame, emplo
                       pl.col("output_value").alias("_before"), pl.col("town_code").alias("_town"))
     missing = (last.filter(pl.col("year").is_in(years.implode()))
                .join(ent.select("year", "uscc"), on=["year", "uscc"], how="anti"))
-    taxed = tx.filter(pl.col("year").is_in(years.implode())).select("year", "uscc").unique()
+    taxed = yearly.filter(pl.col("year").is_in(years.implode())).select("year", "uscc")
     periods = pl.Series([f"{y}-{m:02d}" for y in years.to_list() for m in range(1, 13)], dtype=pl.String)
     enrolled = (
         lazy(employment)
@@ -79,11 +80,13 @@ def _report_missing(ent: pl.LazyFrame, years: pl.Series, tx: pl.LazyFrame, emplo
     )
 
 
-def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: Memo = NO_MEMO) -> pl.DataFrame:
+def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: Memo = NO_MEMO,
+                       tax_years: Frame | None = None) -> pl.DataFrame:
     """dq_flag rows (source, key, rule, detail), unique on (source, key, rule).
 
     `memo` keeps December's insured persons per employer and the employers enrolled in each
     report year (`indicators/memo.py`); it must be keyed by the employment and enterprise facts.
+    `tax_years`: the tax fact's `taxpayer_years` when already made (else made from `tax`).
 
     Enterprise flags have source 'enterprise' and key 'year|uscc'; total_tax_mismatch has
     source 'tax' and key 'period|uscc'. detail is a short Chinese/English text with the numbers.
@@ -92,7 +95,8 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
     years = pl.Series(ent.select(pl.col("year").unique()).collect()["year"].to_list(), dtype=pl.Int32)
     tx = lazy(tax).with_columns(pl.col("year").cast(pl.Int32))
 
-    sales = tx.group_by("year", "uscc").agg(pl.col("invoice_sales").sum().round(2).alias("_sales"))
+    yearly = taxpayer_years(tax if tax_years is None else tax_years)
+    sales = yearly.select("year", "uscc", pl.col("invoice_sales").alias("_sales"))
     with_sales = ent.join(sales, on=["year", "uscc"], how="inner")
     tax_sales_gap = _flag(
         with_sales,
@@ -151,7 +155,7 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
         FlagName.TOTAL_TAX_MISMATCH,
         total=_money(pl.col("total_tax_reported")), parts=_money(parts_sum),
     )
-    report_missing = _report_missing(ent, years, tx, employment, memo)
+    report_missing = _report_missing(ent, years, yearly, employment, memo)
     flags = pl.concat([tax_sales_gap, employment_gap, yoy_jump, rd_exceeds, giant, mismatch, report_missing])
     return (
         flags.unique(subset=["source", "key", "rule"], keep="first")

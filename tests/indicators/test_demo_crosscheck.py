@@ -59,3 +59,33 @@ def test_ind_specialty_town_year_equals_the_sql_reference(facts):
     assert got.height == 9  # 3 specialty towns x 3 years
     assert_same_cells(got, want.select(got.columns), ["specialty_town_id", "year"])
     assert got["leading_enterprises"].sum() > 0 and got["market_share"].null_count() == 0
+
+
+def test_the_taxpayer_year_sums_stand_in_for_the_tax_fact(facts):
+    # the steps downstream of ingest read the tax asset's taxpayer_year instead of the fact:
+    # every table they make is the same either way
+    from pipelines.disclosure.suppression import publish_town_year
+    from pipelines.indicators.attribution import taxpayer_years
+    from pipelines.indicators.specialty import specialty_town_year
+    from pipelines.indicators.town import town_year
+    from pipelines.quality.flags import cross_source_flags
+
+    _, f = facts
+    yearly = taxpayer_years(f["tax"]).collect()
+    # one taxpayer-year by hand: the sum of its monthly rows
+    year, uscc = yearly.sort("year", "uscc").row(0)[:2]
+    months = f["tax"].filter((pl.col("year") == year) & (pl.col("uscc") == uscc))
+    assert yearly.filter((pl.col("year") == year) & (pl.col("uscc") == uscc))["total"][0] == \
+        pytest.approx(sum(v for v in months["total_tax"].to_list() if v is not None), abs=0.005)
+    assert yearly.height == f["tax"].select("year", "uscc").n_unique()
+    assert taxpayer_years(yearly).collect().equals(yearly)  # sums are taken as they are
+
+    ent, emp, reg, towns = f["enterprise"], f["employment"], f["registry"], f["towns"]
+    by_fact = town_year(ent, f["tax"], emp, reg, towns)
+    assert by_fact.equals(town_year(ent, yearly, emp, reg, towns))
+    assert publish_town_year(by_fact, ent, f["tax"], reg, towns).equals(
+        publish_town_year(by_fact, ent, yearly, reg, towns))
+    args = (emp, reg, towns, f["specialty_towns"], f["leading"], f["market_totals"])
+    assert specialty_town_year(ent, f["tax"], *args).equals(specialty_town_year(ent, yearly, *args))
+    flags = cross_source_flags(ent, f["tax"], emp)
+    assert flags.height > 0 and flags.equals(cross_source_flags(ent, f["tax"], emp, tax_years=yearly))

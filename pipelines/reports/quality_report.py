@@ -370,15 +370,19 @@ def _flags_section(flags: pl.DataFrame, names: pl.DataFrame) -> str:
         out.append(f"<tr><td>{_e(zh)} <span class=en>{_e(en)} ({_e(r['rule'])})</span></td>"
                    f"<td class=n>{_n(r['len'])}</td></tr>")
     out.append("</tbody></table>")
-    per = df.sort("uscc", "source", "key", "rule").with_columns(pl.concat_str(
-        pl.lit("<li>"), _esc(pl.col("rule").replace_strict({k: v[0] for k, v in FLAG_ZH.items()},
-                                                           default=pl.col("rule"))),
-        pl.lit(" <span class=en>("), _esc(pl.col("rule")), pl.lit(", "), _esc(pl.col("source")), pl.lit(" "),
-        _esc(pl.col("key")), pl.lit(")</span>: "), _esc(pl.col("detail")), pl.lit("</li>")).alias("item")
-    ).group_by("uscc", maintain_order=True).agg(pl.len().alias("n"), pl.col("item").str.join(""))
-    per = per.sort(["n", "uscc"], descending=[True, False])
+    # the most-flagged enterprises first; their warnings are written out (not the 200,000 of a province)
+    per = df.group_by("uscc").agg(pl.len().alias("n")).sort(["n", "uscc"], descending=[True, False])
     enterprises = per.height
-    per = per.head(FLAGGED_ENTERPRISES).join(names, on="uscc", how="left", maintain_order="left")
+    per = per.head(FLAGGED_ENTERPRISES)
+    items = df.join(per.select("uscc"), on="uscc", how="semi", nulls_equal=True).sort(
+        "uscc", "source", "key", "rule").select("uscc", pl.concat_str(
+            pl.lit("<li>"), _esc(pl.col("rule").replace_strict({k: v[0] for k, v in FLAG_ZH.items()},
+                                                               default=pl.col("rule"))),
+            pl.lit(" <span class=en>("), _esc(pl.col("rule")), pl.lit(", "), _esc(pl.col("source")), pl.lit(" "),
+            _esc(pl.col("key")), pl.lit(")</span>: "), _esc(pl.col("detail")), pl.lit("</li>")).alias("item")
+    ).group_by("uscc", maintain_order=True).agg(pl.col("item").str.join(""))
+    per = (per.join(items, on="uscc", how="left", maintain_order="left", nulls_equal=True)
+           .join(names, on="uscc", how="left", maintain_order="left"))
     rows = per.select(pl.concat_str(
         pl.lit("<tr><td>"), _esc(pl.col("uscc")), pl.lit("</td><td>"), _esc(pl.col("name")),
         pl.lit("</td><td><ul>"), pl.col("item"), pl.lit("</ul></td></tr>")))

@@ -24,7 +24,7 @@ def kinds(cache: Path) -> dict[str, list[Path]]:
         "accepted rows": [p for p in files if p.name.endswith(".accepted.parquet")],
         "rejected rows": [p for p in files if p.name.endswith(".rejected.parquet")],
         "stamp": [p for p in files if p.name.endswith(".parquet.ok")],
-        "current fact": [p for p in files if p.parent.name == "facts" and p.suffix == ".parquet"],
+        "current fact": [p for p in files if "facts" in p.parts and p.suffix == ".parquet"],
         "checked mark": [p for p in files if p.suffix == ".checked"],
         "memo": [p for p in files if p.parent.name == "derived" and p.suffix == ".parquet"],
     }

@@ -35,8 +35,13 @@ def test_new_tax_file_reloads_its_month_only_and_matches_a_fresh_refresh(tmp_pat
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     _raw(raw)
     assert run_refresh(raw, url, cache_dir=str(cache)).published
-    facts = cache.glob("*/facts/*.parquet")
-    assert sorted(p.name.split("-")[0] for p in facts) == ["employment", "enterprise", "registry", "tax"]
+    # kept whole (the register) or one file per month or year (in a folder named by the source)
+    facts = list(cache.glob("*/facts/**/*.parquet"))
+    assert sorted({p.parent.name if p.parent.name != "facts" else p.name.split("-")[0] for p in facts}) == [
+        "employment", "enterprise", "registry", "tax"]
+    tax_parts = {p.name[:7]: (p, p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob("*/facts/tax/*.parquet")}
+    assert sorted(tax_parts) == ["2024-01", "2024-02", "2024-03"]
+    employment_parts = sorted(cache.glob("*/facts/employment/*.parquet"))
 
     # a re-sent February: one amount changed (uscc 3: 32 → 99)
     write_csv(raw / "tax" / "税收_202402_补报.csv", ["所属期,纳税人识别号,增值税",
@@ -56,9 +61,15 @@ def test_new_tax_file_reloads_its_month_only_and_matches_a_fresh_refresh(tmp_pat
     feb = tax.filter(pl.col("period") == "2024-02")
     assert feb["source_row"].max() < 1000 and feb.height == 8
     assert feb.filter(pl.col("uscc") == uscc(3))["vat"].to_list() == [99.0]
-    # the unchanged sources' facts were staged from the cache: one fact file per source, still
-    assert len(list(cache.glob("*/facts/tax-*.parquet"))) == 1
-    assert len(list(cache.glob("*/facts/employment-*.parquet"))) == 1
+    # the fact was written again for February only; January, March and the unchanged sources'
+    # facts were staged from the cache as they were
+    after = {p.name[:7]: p for p in cache.glob("*/facts/tax/*.parquet")}
+    assert sorted(after) == ["2024-01", "2024-02", "2024-03"]
+    for month in ("2024-01", "2024-03"):
+        path, ino, mtime = tax_parts[month]
+        assert after[month] == path and (path.stat().st_ino, path.stat().st_mtime_ns) == (ino, mtime), month
+    assert after["2024-02"] != tax_parts["2024-02"][0] and not tax_parts["2024-02"][0].exists()
+    assert sorted(cache.glob("*/facts/employment/*.parquet")) == employment_parts
 
     # everything else equals a refresh from scratch (no cache, new warehouse)
     fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"

@@ -28,7 +28,7 @@ from pipelines.ingest.file_records import (
 from pipelines.ingest.inventory import RawFile, scan_raw_area
 from pipelines.ingest.pseudonymise import pii_key
 from pipelines.ingest.references import read_references, reference_context
-from pipelines.ingest.sources import IngestCache, cache_fingerprint, ingest_source
+from pipelines.ingest.sources import PARTITION_COLUMN, IngestCache, cache_fingerprint, ingest_source
 from schemas.columns import SOURCES
 
 
@@ -123,16 +123,17 @@ def build_ingest_asset(source: str):
         rejected = _concat_rejected([rejected_records(o.file, o.rejected, spec) for o in result.outcomes])
         by_rule = result.rejected_by_rule()
         digest = fact_digest(fingerprint, result.outcomes)
-        kept = keep_fact(cache, source, digest, result.current)
+        parts = None if result.partitions is None else partition_fingerprints(fingerprint, result.partitions)
+        kept = keep_fact(cache, source, digest, result.current, parts, PARTITION_COLUMN.get(source))
         fact: pl.DataFrame | pl.LazyFrame | StagedParquet = (
-            result.current if kept.path is None else StagedParquet(kept.path))
+            StagedParquet(kept.files) if kept.files else result.current)
         scan = kept.scan(result.current)
         rows = scan.select(pl.len()).collect().item()
         outputs = {"fact": fact, "dq_file": _records_frame(dq_files), "dq_rejected_row": rejected,
                    "fingerprint": pl.DataFrame({"fingerprint": [digest]})}
         outputs.update({name: make(scan) for name, make in DERIVED.get(source, {}).items()})
-        if result.partitions is not None:
-            outputs["partitions"] = partition_fingerprints(fingerprint, result.partitions)
+        if parts is not None:
+            outputs["partitions"] = parts
         yield Output(
             outputs,
             metadata={
@@ -152,7 +153,9 @@ def build_ingest_asset(source: str):
                                    severity=AssetCheckSeverity.ERROR,
                                    metadata={"failures": 0, "checked": "earlier, same content / 内容未变，沿用此前的检查"})
             return
-        failures = fact_schema_failures(source, scan, rows)
+        # the parts written by this refresh (all of them when there is no cache)
+        unchecked = kept.scan_unchecked(result.current)
+        failures = fact_schema_failures(source, unchecked, unchecked.select(pl.len()).collect().item())
         if failures is None:
             kept.mark_checked()
         yield AssetCheckResult(
@@ -161,6 +164,7 @@ def build_ingest_asset(source: str):
             passed=failures is None,
             severity=AssetCheckSeverity.ERROR,
             metadata={"failures": 0 if failures is None else failures.height,
+                      "files_checked": f"{len(kept.unchecked)} / {len(kept.files)}" if kept.files else "-",
                       "sample": MetadataValue.md("" if failures is None
                                                  else str(failures.head(10)))},
         )

@@ -8,6 +8,10 @@ read by the same rules give the same rows, so a night on which the source's file
 change finds the fact already written, stages it by a hard link and, when the fact schema
 check passed on it when it was first written (its `.checked` marker), does not check it again.
 
+A source whose rows fall into months or years (tax, enrolment, reports) is kept one file per
+part, each named by the fingerprint of the files holding its rows: a new monthly file writes
+and checks that month again, the others are staged as they are.
+
 A kept fact that is damaged is removed with its marker (`IngestCache.fact_kept`) and written
 again; a marker is only ever written after the check passed on the kept file beside it.
 """
@@ -54,33 +58,71 @@ def checked_marker(kept: Path) -> Path:
 class KeptFact:
     """The current fact of a source as this refresh stages it.
 
-    `path` is the kept Parquet file (None without a cache: the fact is staged as it was
-    built); `checked_before` says the fact schema check passed on this very file earlier."""
+    `files`: the kept Parquet files, one for a source without months or years, one per month
+    or year (a part) for the others; none without a cache (the fact is staged as it was
+    built). `unchecked`: those of them the fact schema check has not passed on yet."""
 
-    path: Path | None
-    checked_before: bool
+    files: tuple[Path, ...]
+    unchecked: tuple[Path, ...]
+
+    @property
+    def checked_before(self) -> bool:
+        """The check passed on every kept file earlier (never without a cache)."""
+        return bool(self.files) and not self.unchecked
 
     def scan(self, current: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-        """The fact's rows, lazily: the kept file when there is one, else `current`."""
-        return pl.scan_parquet(self.path) if self.path is not None else current.lazy()
+        """The fact's rows, lazily: the kept files when there are any, else `current`."""
+        return pl.scan_parquet(list(self.files)) if self.files else current.lazy()
+
+    def scan_unchecked(self, current: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+        """The rows the check has still to read: the kept files not checked yet, else `current`."""
+        return pl.scan_parquet(list(self.unchecked)) if self.unchecked else current.lazy()
 
     def mark_checked(self) -> None:
-        """Record that the fact schema check passed on the kept file (nothing without a cache)."""
-        if self.path is not None:
-            checked_marker(self.path).touch()
+        """Record that the fact schema check passed on the files not checked before."""
+        for path in self.unchecked:
+            checked_marker(path).touch()
 
 
-def keep_fact(cache: IngestCache, source: str, digest: str,
-              current: pl.DataFrame | pl.LazyFrame) -> KeptFact:
-    """Find the fact of `source` made from `digest` in the cache, or write `current` there.
+def _kept(cache: IngestCache, path: Path, rows: pl.LazyFrame | pl.DataFrame) -> bool:
+    """Keep `rows` at `path` unless a whole file is there; True when it was there and checked."""
+    if cache.fact_kept(path):
+        return checked_marker(path).exists()
+    cache.store_fact(path, rows)
+    return False
 
-    A fact found whole is reused, and counts as checked when its marker is there; a fact
-    missing or damaged is written from `current` (older versions of it are removed) and is
-    not checked yet."""
-    kept = cache.fact_path(source, digest)
-    if kept is None:
-        return KeptFact(None, False)
-    reused = cache.fact_kept(kept)
-    if not reused:
-        cache.store_fact(kept, current)
-    return KeptFact(kept, reused and checked_marker(kept).exists())
+
+def keep_fact(cache: IngestCache, source: str, digest: str, current: pl.DataFrame | pl.LazyFrame,
+              parts: pl.DataFrame | None = None, column: str | None = None) -> KeptFact:
+    """Find the fact of `source` in the cache, or write `current` there.
+
+    A source without parts (`parts` None or empty) is kept in one file named by `digest`.
+    A source with parts (`parts`: (part, fingerprint) from `partition_fingerprints`, `column`
+    the fact's month or year column) is kept one file per part, named by the part's
+    fingerprint: a new monthly file writes its own month again, not 6.7 million tax rows.
+    A file found whole is reused, and counts as checked when its marker is there; a file
+    missing or damaged is written from `current` and is not checked yet; kept files of this
+    source that the fact no longer has are removed."""
+    if cache.root is None:
+        return KeptFact((), ())
+    if parts is None or parts.height == 0 or column is None:
+        kept = cache.fact_path(source, digest)
+        assert kept is not None
+        checked = _kept(cache, kept, current)
+        cache.remove_facts_except(source, [kept])
+        return KeptFact((kept,), () if checked else (kept,))
+    dtype = lazy_schema(current)[column]
+    files, unchecked = [], []
+    for part, fingerprint in parts.select("part", "fingerprint").sort("part").iter_rows():
+        path = cache.fact_part_path(source, part, fingerprint)
+        assert path is not None
+        rows = current.lazy().filter(pl.col(column) == pl.lit(part).cast(dtype))
+        if not _kept(cache, path, rows):
+            unchecked.append(path)
+        files.append(path)
+    cache.remove_facts_except(source, files)
+    return KeptFact(tuple(files), tuple(unchecked))
+
+
+def lazy_schema(frame: pl.DataFrame | pl.LazyFrame) -> pl.Schema:
+    return frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema

@@ -178,6 +178,11 @@ class IngestCache:
         """Where the current fact of `source` built from `content` is kept (None: no cache)."""
         return None if self.root is None else self.root / "facts" / f"{source}-{content[:32]}.parquet"
 
+    def fact_part_path(self, source: str, part: str, content: str) -> Path | None:
+        """Where one month's or year's rows of the current fact of `source` are kept, made from
+        `content` (the part's fingerprint); None without a cache."""
+        return None if self.root is None else self.root / "facts" / source / f"{part}-{content[:32]}.parquet"
+
     def fact_kept(self, path: Path) -> bool:
         """The kept fact is there and whole (a damaged one is removed, to be written again)."""
         if kept_parquet_intact(path):
@@ -186,12 +191,20 @@ class IngestCache:
         return False
 
     def store_fact(self, path: Path, frame: pl.LazyFrame | pl.DataFrame) -> None:
-        """Write a source's current fact once; older versions of it are removed."""
+        """Write (a part of) a source's current fact once."""
         write_kept_parquet(frame, path)
-        source = path.name.split("-")[0]
-        for old in path.parent.glob(f"{source}-*"):
-            if not old.name.startswith(path.stem) and not old.name.startswith("."):
-                old.unlink(missing_ok=True)
+
+    def remove_facts_except(self, source: str, keep: list[Path]) -> None:
+        """Remove the kept facts of `source` (whole or in parts, with their stamps and
+        markers) other than the files `keep`."""
+        if self.root is None:
+            return
+        facts = self.root / "facts"
+        stems = {p.stem for p in keep}
+        for old in [*facts.glob(f"{source}-*"), *(facts / source).glob("*")]:
+            if old.name.startswith(".") or old.name.split(".")[0] in stems:
+                continue
+            old.unlink(missing_ok=True)
 
 
 def cache_fingerprint(ctx: ParseContext, key: bytes) -> str:

@@ -68,6 +68,7 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),
         "warnings": MetadataValue.json(result.warnings),
+        "tables_unchanged_results_kept": MetadataValue.json(result.reused),
         "data_docs": MetadataValue.path(str(result.docs_index.resolve())),
     })
     yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY,

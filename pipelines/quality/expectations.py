@@ -18,6 +18,8 @@ project should pay for it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import re
@@ -87,6 +89,8 @@ class QualityResult:
     results: list[dict[str, Any]]
     docs_index: Path
     success: bool = True
+    #: tables whose results were those of an earlier call on the same content (``kept``)
+    reused: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -316,7 +320,7 @@ def _expectation(gx, check: Check):
     raise ValueError(check.kind)
 
 
-def _context(gx, docs_dir: Path):
+def _context(gx, docs_dir: Path, kept: Path | None = None):
     from great_expectations.data_context.types.base import (  # noqa: PLC0415
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -337,6 +341,11 @@ def _context(gx, docs_dir: Path):
             }
         },
     )
+    if kept is not None:  # results kept between calls: the Data Docs list a reused table's too
+        config.stores[config.validation_results_store_name] = {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(kept / "validations")}}
     return gx.get_context(project_config=config, mode="ephemeral")
 
 
@@ -361,21 +370,79 @@ def _existing_tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def validate_warehouse(url: str, docs_dir: Path) -> QualityResult:
+def _table_keys(by_table: dict[str, list[Check]], fingerprints: dict[str, str], gx_version: str) -> dict[str, str]:
+    """What a table's results depend on: its content, the content of every suite table its
+    checks name (a dimension looked up, a table joined), the checks themselves and GX's
+    version. A table without a recorded content fingerprint has no key (always validated)."""
+    keys = {}
+    for table, table_checks in by_table.items():
+        declared = repr([(c.id, c.kind, c.severity, c.description, sorted(c.args.items(), key=str))
+                         for c in table_checks])
+        read = sorted({t for t in KEYS if t == table or re.search(rf"\b{t}\b", declared)})
+        if all(t in fingerprints for t in read):
+            h = hashlib.sha256(f"{gx_version}\0{declared}".encode())
+            for t in read:
+                h.update(f"\0{t}={fingerprints[t]}".encode())
+            keys[table] = h.hexdigest()
+    return keys
+
+
+def _memo_file(kept: Path, table: str) -> Path:
+    return kept / f"{SUITE_PREFIX}.{table}.results.json"
+
+
+def _read_memo(kept: Path, table: str, key: str) -> list[dict[str, Any]] | None:
+    """The result rows kept for ``table`` under ``key`` (None: none, another key, unreadable)."""
+    try:
+        memo = json.loads(_memo_file(kept, table).read_text(encoding="utf-8"))
+        return memo["results"] if memo.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_memo(kept: Path, table: str, key: str, rows: list[dict[str, Any]]) -> None:
+    path = _memo_file(kept, table)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"key": key, "results": rows}, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _fingerprints(url: str) -> dict[str, str]:
+    """The content fingerprints the publication recorded for the tables at ``url``."""
+    from pipelines.warehouse.bookkeeping import published_fingerprints  # noqa: PLC0415
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            return published_fingerprints(conn)
+    finally:
+        engine.dispose()
+
+
+def validate_warehouse(url: str, docs_dir: Path, kept: Path | None = None) -> QualityResult:
     """Validate the warehouse at ``url`` and build offline Data Docs under ``docs_dir``.
 
     Returns the ids of failed critical expectations (publication should not be trusted)
     and of failed warnings, a summary row per expectation and the Data Docs index page.
     A table missing from the warehouse is a critical failure ``<table>.exists``.
+
+    ``kept``: a folder kept between calls (the cache's, beside the staging copy). GX's
+    validation results are stored there, and for each table its result rows under a key of
+    what they depend on (`_table_keys`, from the content fingerprints the publication
+    recorded): a table whose key is unchanged is not validated again (a night's new tax file
+    leaves the 580,000 rejected rows and the enterprise reports as they were); its rows and
+    its Data Docs page are those of the call that validated it.
     """
     docs_dir = Path(docs_dir).resolve()
     docs_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("validations", "expectations"):  # the docs show this call's results only
+    for stale in ("validations", "expectations"):  # the docs show the stored results only
         shutil.rmtree(docs_dir / stale, ignore_errors=True)
     gx = _import_gx()
     for name in ("great_expectations", "tqdm"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    context = _context(gx, docs_dir)
+    if kept is not None:
+        kept.mkdir(parents=True, exist_ok=True)
+    context = _context(gx, docs_dir, kept)
     source = _datasource(context, url)
     present = _existing_tables(url)
 
@@ -386,6 +453,8 @@ def validate_warehouse(url: str, docs_dir: Path) -> QualityResult:
     critical_failed: list[str] = []
     warnings: list[str] = []
     results: list[dict[str, Any]] = []
+    reused: list[str] = []
+    keys = _table_keys(by_table, _fingerprints(url), gx.__version__) if kept is not None else {}
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     for table, table_checks in by_table.items():
         if table not in present:
@@ -394,8 +463,6 @@ def validate_warehouse(url: str, docs_dir: Path) -> QualityResult:
                             "success": False, "unexpected_count": None,
                             "description": f"{table} 不存在 / table missing"})
             continue
-        asset = source.add_table_asset(name=table, table_name=table)
-        batch_def = asset.add_batch_definition_whole_table(f"{table}_whole")
         suite = context.suites.add(gx.ExpectationSuite(
             name=f"{SUITE_PREFIX}.{table}",
             meta={"notes": {"format": "markdown",
@@ -403,35 +470,57 @@ def validate_warehouse(url: str, docs_dir: Path) -> QualityResult:
                                        f"over the warehouse table `{table}`"}}))
         for c in table_checks:
             suite.add_expectation(_expectation(gx, c))
-        vd = context.validation_definitions.add(gx.ValidationDefinition(
-            name=f"{SUITE_PREFIX}.{table}.validation", data=batch_def, suite=suite))
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=f"{SUITE_PREFIX}.{table}.checkpoint", validation_definitions=[vd],
-            actions=[], result_format={"result_format": "SUMMARY"}))
-        run = checkpoint.run(run_id=gx.core.run_identifier.RunIdentifier(run_name=run_id))
-        for vr in run.run_results.values():
-            for er in vr.results:
-                meta = er.expectation_config.meta or {}
-                ok = bool(er.success) and not _raised(er)
-                res = er.result or {}
-                count = res.get("unexpected_count")
-                if count is None and "observed_value" in res and er.expectation_config.type == \
-                        "unexpected_rows_expectation":
-                    count = res.get("observed_value")
-                results.append({
-                    "id": meta.get("id"), "table": table, "severity": meta.get("severity"),
-                    "success": ok, "unexpected_count": count,
-                    "description": er.expectation_config.description,
-                    "error": _error(er),
-                })
-                if not ok:
-                    (critical_failed if meta.get("severity") == CRITICAL else warnings).append(
-                        meta.get("id"))
+        key = keys.get(table)
+        earlier = None
+        if kept is not None and key is not None and any((kept / "validations" / SUITE_PREFIX / table).rglob("*.json")):
+            earlier = _read_memo(kept, table, key)  # only with the validation its Data Docs page shows
+        if earlier is not None:
+            reused.append(table)
+            table_rows = earlier
+        else:
+            table_rows = _validate_table(gx, context, source, suite, table, run_id, kept)
+            if kept is not None and key is not None:
+                _write_memo(kept, table, key, table_rows)
+        results += table_rows
+        for row in table_rows:
+            if not row["success"]:
+                (critical_failed if row["severity"] == CRITICAL else warnings).append(row["id"])
     context.build_data_docs(site_names=["townstat"])
     index = docs_dir / "index.html"
     localise_data_docs(docs_dir)
     return QualityResult(critical_failed=critical_failed, warnings=warnings, results=results,
-                         docs_index=index, success=not critical_failed)
+                         docs_index=index, success=not critical_failed, reused=reused)
+
+
+def _validate_table(gx, context, source, suite, table: str, run_id: str, kept: Path | None) -> list[dict[str, Any]]:
+    """Run ``suite`` on ``table``: one summary row per expectation (its earlier results, in a
+    kept store, are removed first: the Data Docs show one validation per table)."""
+    if kept is not None:
+        shutil.rmtree(kept / "validations" / SUITE_PREFIX / table, ignore_errors=True)
+    asset = source.add_table_asset(name=table, table_name=table)
+    batch_def = asset.add_batch_definition_whole_table(f"{table}_whole")
+    vd = context.validation_definitions.add(gx.ValidationDefinition(
+        name=f"{SUITE_PREFIX}.{table}.validation", data=batch_def, suite=suite))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=f"{SUITE_PREFIX}.{table}.checkpoint", validation_definitions=[vd],
+        actions=[], result_format={"result_format": "SUMMARY"}))
+    run = checkpoint.run(run_id=gx.core.run_identifier.RunIdentifier(run_name=run_id))
+    rows = []
+    for vr in run.run_results.values():
+        for er in vr.results:
+            meta = er.expectation_config.meta or {}
+            res = er.result or {}
+            count = res.get("unexpected_count")
+            if count is None and "observed_value" in res and er.expectation_config.type == \
+                    "unexpected_rows_expectation":
+                count = res.get("observed_value")
+            rows.append({
+                "id": meta.get("id"), "table": table, "severity": meta.get("severity"),
+                "success": bool(er.success) and not _raised(er), "unexpected_count": count,
+                "description": er.expectation_config.description,
+                "error": _error(er),
+            })
+    return rows
 
 
 # --------------------------------------------------------------------------- offline assets

@@ -8,12 +8,17 @@ a backfill or a hand-started run must not validate another run's rows). The copy
 not data: when loading or validating it fails, or the suite finds a critical failure on it,
 it is deleted and built again from the frames, and the second result is the one that counts.
 Without a cache folder the copy is a temporary file, gone after the call.
+
+With a cache folder the suite's results are kept too (`gx-results/` beside the copy): a
+table whose content, and that of the tables its checks read, did not change since the last
+run is not validated again (`validate_warehouse`'s `kept`); they are deleted with the copy.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -52,10 +57,17 @@ def staging_lock(staging: Path) -> Iterator[None]:
         yield  # released when the file is closed
 
 
+def results_folder(staging: Path) -> Path:
+    """The suite's results kept beside a kept copy (`gx-results/`, `validate_warehouse`'s `kept`)."""
+    return staging.with_name("gx-results")
+
+
 def remove_staging(staging: Path) -> None:
-    """Delete the copy and whatever SQLite left beside it (`-journal`, `-wal`, `-shm`)."""
+    """Delete the copy, whatever SQLite left beside it (`-journal`, `-wal`, `-shm`) and the
+    results kept for it."""
     for leftover in staging.parent.glob(f"{staging.name}*"):
         leftover.unlink(missing_ok=True)
+    shutil.rmtree(results_folder(staging), ignore_errors=True)
 
 
 def validate_staged(frames: Mapping[str, pl.DataFrame | pl.LazyFrame], cache_dir: str | Path | None,
@@ -68,16 +80,18 @@ def validate_staged(frames: Mapping[str, pl.DataFrame | pl.LazyFrame], cache_dir
     with tempfile.TemporaryDirectory(prefix="townstat-gx-") as tmp:
         staging = staging_file(cache_dir, tmp)
         url = f"sqlite:///{staging}"
+        # with a cache, a table unchanged since the last run keeps its results (`validate_warehouse`)
+        kept = results_folder(staging) if cache_dir else None
         with staging_lock(staging):
             try:
                 # kept in the cache between runs: like the warehouse, only what changed is rewritten
                 publish(url, frames, fingerprints={})
-                result = validate_warehouse(url, docs)
+                result = validate_warehouse(url, docs, kept)
                 if result.critical_failed:  # on a kept copy: not believed before a clean rebuild
                     raise RuntimeError("critical failures on the kept staging copy")
             except Exception as exc:  # noqa: BLE001 - a damaged staging copy is a cache, not data
                 warn(f"{REBUILT_MESSAGE} ({exc.__class__.__name__})")
                 remove_staging(staging)
-                publish(url, frames)
-                result = validate_warehouse(url, docs)
+                publish(url, frames, fingerprints={})
+                result = validate_warehouse(url, docs, kept)
     return result

@@ -96,3 +96,73 @@ def test_gx_stays_out_of_other_import_paths():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
+
+
+def test_results_are_kept_for_tables_whose_content_did_not_change(request, tmp_path):
+    # the staging copy's case: tables published with their content fingerprints, validated
+    # night after night with the results kept in the cache
+    county = county_warehouse(request, "sqlite")
+    url = f"sqlite:///{tmp_path / 'staging.sqlite'}"
+    publish(url, {n: read_table(county, n) for n in SMALL_TABLES}, fingerprints={})
+    kept = tmp_path / "kept"
+    first = validate_warehouse(url, tmp_path / "d1", kept)
+    assert first.reused == [] and first.critical_failed == []
+
+    second = validate_warehouse(url, tmp_path / "d2", kept)
+    assert sorted(second.reused) == sorted(SMALL_TABLES)
+    assert second.results == first.results
+    # the Data Docs still show a validation of every table
+    pages = [p.name for p in (tmp_path / "d2").rglob("*.html") if "validations" in p.parts]
+    for table in SMALL_TABLES:
+        assert any(table in p for p in pages), table
+
+    # one table changed: it is validated again, and so is every table whose checks read it
+    pub = read_table(url, "pub_town_year")
+    broken = pub.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(-3).otherwise(pl.col("enterprises"))
+                              .alias("enterprises"))
+    publish(url, {"pub_town_year": broken}, fingerprints={})
+    readers = {c.table for c in checks() if "pub_town_year" in repr(c.args)} | {"pub_town_year"}
+    third = validate_warehouse(url, tmp_path / "d3", kept)
+    assert set(SMALL_TABLES) - set(third.reused) == readers
+    assert "pub_town_year.enterprises.non_negative" in third.critical_failed
+    assert {r["id"] for r in third.results} == {r["id"] for r in first.results}
+    assert next(r for r in third.results if r["id"] == "pub_town_year.enterprises.non_negative"
+                )["unexpected_count"] == 1
+
+    dim_readers = {c.table for c in checks() if "dim_town" in repr(c.args)} | {"dim_town"}
+    assert "ind_town_year" in dim_readers  # its towns are looked up in dim_town
+    towns = read_table(url, "dim_town")
+    publish(url, {"dim_town": towns.with_columns(pl.col("town_name") + "镇")}, fingerprints={})
+    fourth = validate_warehouse(url, tmp_path / "d4", kept)
+    assert set(SMALL_TABLES) - set(fourth.reused) == dim_readers
+    # without a kept folder nothing is reused
+    assert validate_warehouse(url, tmp_path / "d5").reused == []
+
+
+@pytest.mark.parametrize("how", ["truncate", "garbage", "delete"])
+def test_damaged_kept_results_are_validated_again(request, tmp_path, how):
+    # contract v4 section 3: the cache can never stop a refresh, nor change what it publishes
+    from pipelines.quality.staging import results_folder, validate_staged
+
+    county = county_warehouse(request, "sqlite")
+    frames = {n: read_table(county, n) for n in SMALL_TABLES}
+    cache = tmp_path / "cache"
+    first = validate_staged(frames, cache, tmp_path / "d1")
+    kept = results_folder(cache / "gx-staging.sqlite")
+    memo = sorted(p for p in kept.glob("*.json"))
+    stored = sorted(p for p in (kept / "validations").rglob("*.json"))
+    assert len(memo) == len(stored) == len(SMALL_TABLES)
+    for path in (memo[0], stored[-1]):
+        if how == "delete":
+            path.unlink()
+        elif how == "truncate":
+            path.write_bytes(path.read_bytes()[:10])
+        else:
+            path.write_bytes(b"\x00\xff garbage" * 10)
+    warnings: list[str] = []
+    again = validate_staged(frames, cache, tmp_path / "d2", warn=warnings.append)
+    assert again.results == first.results and again.critical_failed == []
+    assert len(again.reused) <= len(SMALL_TABLES) - 1  # at least the damaged ones validated again
+    pages = [p.name for p in (tmp_path / "d2").rglob("*.html") if "validations" in p.parts]
+    for table in SMALL_TABLES:
+        assert any(table in p for p in pages), table

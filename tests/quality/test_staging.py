@@ -50,7 +50,7 @@ class Suite:
         self.critical_on = critical_on
         self.calls: list[tuple[str, list[str]]] = []
 
-    def __call__(self, url: str, docs: Path) -> QualityResult:
+    def __call__(self, url: str, docs: Path, kept: Path | None = None) -> QualityResult:
         towns = sorted(read_table(url, "dim_town")["town_code"].to_list())
         self.calls.append((url, towns))
         failed = ["dim_town.exists"] if len(self.calls) in self.critical_on else []

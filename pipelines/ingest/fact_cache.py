@@ -75,8 +75,9 @@ class KeptFact:
         return pl.scan_parquet(list(self.files)) if self.files else current.lazy()
 
     def scan_unchecked(self, current: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-        """The rows the check has still to read: the kept files not checked yet, else `current`."""
-        return pl.scan_parquet(list(self.unchecked)) if self.unchecked else current.lazy()
+        """The rows the check has still to read (when not `checked_before`): the kept files not
+        checked yet, or `current` without a cache."""
+        return pl.scan_parquet(list(self.unchecked)) if self.files else current.lazy()
 
     def mark_checked(self) -> None:
         """Record that the fact schema check passed on the files not checked before."""

@@ -26,6 +26,23 @@ def test_from_the_limit_on_an_evenly_spread_sample_is_read():
     assert fact_sample(numbered(11), 11, limit=5)["i"].to_list() == [0, 3, 6, 9]
 
 
+def test_a_large_fact_is_sampled_slice_by_slice_with_the_same_rows(tmp_path):
+    # every step-th row of the whole, whatever the slices: the offset carries over
+    for n, limit in ((11, 5), (100, 7), (1001, 10)):
+        step = n // limit + 1
+        for slice_rows in (1, 3, 7, 50, 5000):
+            got = fact_sample(numbered(n), n, limit=limit, slice_rows=slice_rows)["i"].to_list()
+            assert got == list(range(0, n, step)), (n, limit, slice_rows)
+    # from Parquet files, strings included (the sample is copied out of the pages read)
+    for k in range(3):
+        pl.DataFrame({"i": range(k * 1000, (k + 1) * 1000), "s": [f"p{j:06d}" for j in range(1000)]}
+                     ).write_parquet(tmp_path / f"{k}.parquet")
+    fact = pl.scan_parquet(tmp_path / "*.parquet")
+    sample = fact_sample(fact, 3000, limit=100, slice_rows=250)
+    assert sample["i"].to_list() == list(range(0, 3000, 31))
+    assert sample["s"].to_list() == [f"p{i % 1000:06d}" for i in range(0, 3000, 31)]
+
+
 def registry(n: int) -> pl.DataFrame:
     return registry_frame([{"uscc": f"91140823MA0K00000{i}", "town_code": "140823100",
                             "established": dt.date(2020, 1, 1), "source_row": i + 2} for i in range(n)])

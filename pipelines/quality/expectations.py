@@ -440,7 +440,8 @@ def validate_warehouse(url: str, docs_dir: Path, kept: Path | None = None) -> Qu
     gx = _import_gx()
     for name in ("great_expectations", "tqdm"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    if kept is not None:
+    if kept is not None:  # GX's file store wants an absolute folder (the default cache is relative)
+        kept = Path(kept).resolve()
         kept.mkdir(parents=True, exist_ok=True)
     context = _context(gx, docs_dir, kept)
     source = _datasource(context, url)

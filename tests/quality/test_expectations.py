@@ -139,6 +139,18 @@ def test_results_are_kept_for_tables_whose_content_did_not_change(request, tmp_p
     assert validate_warehouse(url, tmp_path / "d5").reused == []
 
 
+def test_a_relative_kept_folder_is_taken_from_the_working_directory(request, tmp_path, monkeypatch):
+    # the default cache folder (warehouse/cache) is relative to where the refresh runs
+    county = county_warehouse(request, "sqlite")
+    url = f"sqlite:///{tmp_path / 'staging.sqlite'}"
+    publish(url, {n: read_table(county, n) for n in ("dim_town", "dim_specialty_town")}, fingerprints={})
+    monkeypatch.chdir(tmp_path)
+    first = validate_warehouse(url, Path("docs"), Path("cache") / "gx-results")
+    assert first.reused == [] and (tmp_path / "cache" / "gx-results" / "validations").is_dir()
+    again = validate_warehouse(url, Path("docs"), Path("cache") / "gx-results")
+    assert sorted(again.reused) == ["dim_specialty_town", "dim_town"]
+
+
 @pytest.mark.parametrize("how", ["truncate", "garbage", "delete"])
 def test_damaged_kept_results_are_validated_again(request, tmp_path, how):
     # contract v4 section 3: the cache can never stop a refresh, nor change what it publishes

@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.ingest.sources import FileOutcome, IngestCache
+from pipelines.lazy import lazy
 
 #: The suffix of the marker beside a kept fact on which the fact schema check passed.
 CHECKED_SUFFIX = ".checked"
@@ -112,18 +113,15 @@ def keep_fact(cache: IngestCache, source: str, digest: str, current: pl.DataFram
         checked = _kept(cache, kept, current)
         cache.remove_facts_except(source, [kept])
         return KeptFact((kept,), () if checked else (kept,))
-    dtype = lazy_schema(current)[column]
+    rows_of = lazy(current)
+    dtype = rows_of.collect_schema()[column]
     files, unchecked = [], []
     for part, fingerprint in parts.select("part", "fingerprint").sort("part").iter_rows():
         path = cache.fact_part_path(source, part, fingerprint)
         assert path is not None
-        rows = current.lazy().filter(pl.col(column) == pl.lit(part).cast(dtype))
+        rows = rows_of.filter(pl.col(column) == pl.lit(part).cast(dtype))
         if not _kept(cache, path, rows):
             unchecked.append(path)
         files.append(path)
     cache.remove_facts_except(source, files)
     return KeptFact(tuple(files), tuple(unchecked))
-
-
-def lazy_schema(frame: pl.DataFrame | pl.LazyFrame) -> pl.Schema:
-    return frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema

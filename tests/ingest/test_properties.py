@@ -17,7 +17,8 @@ CTX = ParseContext(shipped_towns()["town_code"], industry_classes()["industry_co
 HEADER = "所属期,纳税人识别号,增值税,企业所得税"
 VALID = [f"2024-0{m},{uscc(m)},{m}00.5,{m}" for m in range(1, 4)]
 SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.data_too_large])  # huge cells on purpose
 
 cell = st.one_of(
     st.text(max_size=30),

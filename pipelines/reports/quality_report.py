@@ -156,11 +156,11 @@ def safe_values(rej: pl.DataFrame) -> pl.Series:
 def write_rejected_csv(rej: pl.DataFrame, out: Path) -> Path:
     """Every rejected row, person IDs withheld, for the staff who fix the files (Excel-ready).
 
-    Values echoed through the one masking (`safe_cells.echoed_rejected`, idempotent: ``rej``
-    may already be echoed); text a spreadsheet would take for a formula is written as text.
-    Without the message: it repeats file, row and column in two languages (400 bytes a row);
-    the rule's name says what is wrong, and the message stays in dq_rejected_row."""
-    rej = echoed_rejected(rej)
+    ``rej``: the rows as `safe_cells.echoed_rejected` gives them (the report masks them once,
+    for the page, this CSV and the snapshot; 600,000 rows of a province are not probed
+    twice). Text a spreadsheet would take for a formula is written as text. Without the
+    message: it repeats file, row and column in two languages (400 bytes a row); the rule's
+    name says what is wrong, and the message stays in dq_rejected_row."""
     rows = rej.with_columns(safe_values(rej)).sort("rule", "path", "source_row", "column").select(
         pl.col("rule").alias("规则 rule"),
         pl.col("rule").replace_strict({k: v[0] for k, v in RULE_ZH.items()}, default=pl.col("rule"))
@@ -740,7 +740,8 @@ def write_quality_report(url: TableSource, out: Path, previous: Path | None = No
     read = table_reader(url)
     # what the report echoes of the raw files, masked once here for the page, CSV and snapshot
     dq_file = echoed_files(read("dq_file"))
-    rej = echoed_rejected(read("dq_rejected_row"))
+    # the rows' messages are not shown (each file's is): not masked for nothing
+    rej = echoed_rejected(read("dq_rejected_row").drop("message"))
     flags = read("dq_flag")
     enterprise = read("fact_enterprise_year")
     names = enterprise.sort("year").select("uscc", "name").unique("uscc", keep="last", maintain_order=True)

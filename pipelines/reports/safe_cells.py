@@ -89,8 +89,9 @@ def echoed_files(dq_file: pl.DataFrame) -> pl.DataFrame:
 def echoed_rejected(rej: pl.DataFrame) -> pl.DataFrame:
     """``dq_rejected_row`` as reports may show it: the raw value echoed (`echo_expr`: masked,
     shortened), path, column and message masked. A ``person_id`` column keeps its name, so
-    the reports still withhold its values."""
+    the reports still withhold its values. A report that does not show the message may drop
+    it first (400 bytes a row, the costliest column to probe)."""
     return rej.with_columns(
         _echoed_where_needed(rej["value"], echo_expr(pl.col("v")), long=True).alias("value"),
         *(_echoed_where_needed(rej[c], echoed_text_expr(pl.col("v")), long=False).alias(c)
-          for c in ("path", "column", "message")))
+          for c in ("path", "column", "message") if c in rej.columns))

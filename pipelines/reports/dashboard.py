@@ -312,29 +312,30 @@ def build_figures(url: TableSource) -> list[tuple[str, go.Figure]]:
     figs.append(("thresholds", _layout(fig, title, "指标值 / 门槛")))
 
     fig = go.Figure()
-    # one pass over the rows (a province has 135 specialty towns and 1,352 towns)
-    for part in ind_s.sort("specialty_town_id", "year").partition_by("specialty_town_id", maintain_order=True):
-        sid = part["specialty_town_id"][0]
-        fig.add_trace(go.Scatter(name=_label(sname.get(sid, sid)), x=part["year"].to_list(),
-                                 y=[v / WAN for v in part["output_value"]], mode="lines+markers"))
+    # one pass over the rows (a province has 135 specialty towns and 1,352 towns); the traces
+    # added at once: `add_trace` one by one copies the figure's earlier traces every time
+    fig.add_traces([go.Scatter(name=_label(sname.get(part["specialty_town_id"][0], part["specialty_town_id"][0])),
+                               x=part["year"].to_list(), y=[v / WAN for v in part["output_value"]],
+                               mode="lines+markers")
+                    for part in ind_s.sort("specialty_town_id", "year").partition_by("specialty_town_id",
+                                                                                      maintain_order=True)])
     fig.update_xaxes(dtick=1)
     figs.append(("specialty_output", _layout(fig, "专业镇总产值趋势（万元）", "万元")))
 
     fig = go.Figure()
-    for (cs, sid), part in sorted(ev.sort("year").group_by(["criteria_set", "specialty_town_id"],
-                                                             maintain_order=True),
-                                  key=lambda kv: kv[0]):
-        fig.add_trace(go.Scatter(name=_label(f"{sname.get(sid, sid)}（{cs}）"), x=part["year"].to_list(),
-                                 y=part["score"].to_list(), mode="lines+markers"))
+    fig.add_traces([go.Scatter(name=_label(f"{sname.get(sid, sid)}（{cs}）"), x=part["year"].to_list(),
+                               y=part["score"].to_list(), mode="lines+markers")
+                    for (cs, sid), part in sorted(ev.sort("year").group_by(["criteria_set", "specialty_town_id"],
+                                                                           maintain_order=True),
+                                                  key=lambda kv: kv[0])])
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
     figs.append(("specialty_score", _layout(fig, "专业镇综合得分趋势（0-100）", "得分")))
 
     fig = go.Figure()
-    for part in pub.sort("town_code", "year").partition_by("town_code", maintain_order=True):
-        code = part["town_code"][0]
-        fig.add_trace(go.Scatter(name=_label(tname.get(code, code)), x=part["year"].to_list(),
-                                 y=part["insured_persons"].to_list(), mode="lines+markers"))
+    fig.add_traces([go.Scatter(name=_label(tname.get(part["town_code"][0], part["town_code"][0])),
+                               x=part["year"].to_list(), y=part["insured_persons"].to_list(), mode="lines+markers")
+                    for part in pub.sort("town_code", "year").partition_by("town_code", maintain_order=True)])
     fig.update_xaxes(dtick=1)
     figs.append(("town_trend", _layout(fig, "各乡镇12月参保人数趋势（人）", "人")))
 

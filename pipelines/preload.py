@@ -1,8 +1,8 @@
 """Slow imports started when a run starts, so that no step waits for them.
 
 The ADBC SQLite driver takes about 1 s to import: imported in a thread while the files are
-read. Great Expectations takes about 5 s of CPU: imported by the suite's own worker process
-(`quality/suite_process.py`), which then runs the suite; in a thread of this process it held
+read. Great Expectations takes about 5 s of CPU: imported by the run's worker process
+(`run_worker.py`), which then runs the suite and two of the reports; in a thread of this process it held
 the GIL against the steps reading the files. Started by `townstat refresh`
 (`refresh.run_refresh`) and by the `Reports` resource when a run of the Dagster job sets it up
 (the sensor's and the schedule's runs), at most once per process.
@@ -19,8 +19,8 @@ SHARED = ("sqlalchemy.orm", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.p
 
 
 def preload_slow_imports(expectations: bool) -> None:
-    """Import the ADBC driver in a daemon thread and, if the suite runs, start the suite's
-    worker process (which imports GX); a second call in the same process does nothing."""
+    """Import the ADBC driver in a daemon thread and start the run's worker process (which
+    imports GX when the suite runs); a second call in the same process does nothing."""
     if _started.is_set():
         return
     _started.set()
@@ -35,7 +35,6 @@ def preload_slow_imports(expectations: bool) -> None:
         importlib.import_module("adbc_driver_sqlite.dbapi")
 
     threading.Thread(target=work, daemon=True, name="townstat-preload").start()
-    if expectations:
-        from pipelines.quality import suite_process
+    from pipelines import run_worker
 
-        suite_process.start()
+    run_worker.start(gx=expectations)

@@ -117,6 +117,10 @@ class FrameIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> Any:
         path = self._path(context)
         if (path / "frame.parquet").exists():
+            # an input annotated `pl.LazyFrame` gets a scan: read by whoever needs the rows (the
+            # run's worker process reads it itself, `run_worker.py`)
+            if context.dagster_type is not None and context.dagster_type.typing_type is pl.LazyFrame:
+                return pl.scan_parquet(path / "frame.parquet")
             return pl.read_parquet(path / "frame.parquet")
         if (path / "value.pickle").exists():
             return pickle.loads((path / "value.pickle").read_bytes())

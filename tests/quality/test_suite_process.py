@@ -1,6 +1,6 @@
-"""The GX suite in its worker process gives what it gives in process (issue 16: the import of
-GX moved off the run's GIL), reads scans of staged Parquet itself, and survives the worker's
-death."""
+"""The GX suite in the run's worker process gives what it gives in process (issue 16: the
+import of GX moved off the run's GIL), reads scans of staged Parquet itself, and survives the
+worker's death."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
 from county_warehouse import county_warehouse  # noqa: E402
 
+from pipelines import run_worker  # noqa: E402
 from pipelines.quality import suite_process  # noqa: E402
 from pipelines.quality.staging import REBUILT_MESSAGE, validate_staged  # noqa: E402
 from pipelines.warehouse import read_table  # noqa: E402
@@ -27,11 +28,11 @@ TABLES = ["dim_town", "dim_specialty_town", "fact_enterprise_year", "ind_town_ye
 @pytest.fixture()
 def worker(monkeypatch):
     """A worker of this test's own (the process's usual one, if any, is put back after)."""
-    monkeypatch.setattr(suite_process, "_pool", None)
-    suite_process.start()
-    assert suite_process.started()
+    monkeypatch.setattr(run_worker, "_pool", None)
+    run_worker.start(gx=True)
+    assert run_worker.started()
     yield suite_process
-    suite_process._stop()
+    run_worker.stop()
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +78,11 @@ def test_relative_folders_are_the_callers(worker, county_frames, tmp_path, monke
 
 def test_a_dead_worker_leaves_the_suite_to_this_process(worker, county_frames, tmp_path):
     worker.validate(county_frames, None, tmp_path / "d0", warn=print)  # the worker is up
-    for pid in list(worker._pool._processes):
+    for pid in list(run_worker._pool._processes):
         os.kill(pid, signal.SIGKILL)
     said: list[str] = []
     result = worker.validate(_damaged(county_frames), None, tmp_path / "d1", warn=said.append)
     # the worker's loss said first, then what the suite says of a critical failure
     assert said[0] == suite_process.WORKER_LOST and len(said) == 2 and said[1].startswith(REBUILT_MESSAGE)
     assert result.critical_failed == ["dim_town.town_code.nine_digits"]
-    assert not worker.started()  # later calls run here, without waiting for a dead process
+    assert not run_worker.started()  # later calls run here, without waiting for a dead process

@@ -1,0 +1,59 @@
+"""The dashboard and the workbook written by the run's worker process, from scans of Parquet
+files, are the ones written in process from the warehouse's tables (issue 16)."""
+
+from __future__ import annotations
+
+import re
+
+import openpyxl
+import polars as pl
+import pytest
+from county_warehouse import county_warehouse
+
+from pipelines import run_worker
+from pipelines.defs.reports import REPORT_TABLES
+from pipelines.reports.bureau import latest_year, write_dashboard_and_workbook
+from pipelines.warehouse import read_table
+
+
+@pytest.fixture()
+def worker(monkeypatch):
+    monkeypatch.setattr(run_worker, "_pool", None)
+    run_worker.start(gx=False)
+    yield
+    run_worker.stop()
+
+
+def _cells(path) -> dict[str, list[tuple]]:
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: [tuple(c.value for c in row) for row in ws.iter_rows()] for ws in wb.worksheets}
+
+
+def _page(path) -> str:
+    # the moment of writing is the one thing allowed to differ
+    return re.sub(r"generated \d{4}-\d\d-\d\dT[\d:+]+", "generated T", path.read_text(encoding="utf-8"))
+
+
+def test_written_beside_as_in_process(request, worker, tmp_path):
+    url = county_warehouse(request, "sqlite")
+    tables = {name: read_table(url, name) for name in REPORT_TABLES}
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    for name, frame in tables.items():
+        frame.write_parquet(staged / f"{name}.parquet")
+    scans = {name: pl.scan_parquet(staged / f"{name}.parquet") for name in REPORT_TABLES}
+    year = latest_year(scans)
+    assert year == int(tables["eval_specialty_town"]["year"].max())
+    here = write_dashboard_and_workbook(tables, tmp_path / "here", year)
+    future = run_worker.submit(write_dashboard_and_workbook, scans, tmp_path / "there", year)
+    assert future is not None
+    done, there = run_worker.result(future)
+    assert done and sorted(there) == sorted(here) == ["dashboard", "workbook"]
+    assert there["workbook"] == tmp_path / "there" / f"evaluation_{year}.xlsx"
+    assert _page(there["dashboard"]) == _page(here["dashboard"])
+    assert _cells(there["workbook"]) == _cells(here["workbook"])
+
+
+def test_no_year_evaluated_no_workbook(tmp_path):
+    empty = {"eval_specialty_town": pl.LazyFrame(schema={"year": pl.Int32})}
+    assert latest_year(empty) is None

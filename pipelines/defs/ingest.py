@@ -23,6 +23,7 @@ from pipelines.ingest.file_records import (
     DQ_REJECTED_SCHEMA,
     file_record,
     rejected_records,
+    source_rejected_records,
     spec_for,
 )
 from pipelines.ingest.inventory import RawFile, scan_raw_area
@@ -120,7 +121,7 @@ def build_ingest_asset(source: str):
         result = ingest_source(source, mine, ctx, pii, cache, progress=context.log.info, lazy=True)
         dq_files = [file_record(o.file, o.status, o.rows_read, o.rows_loaded, o.message)
                     for o in result.outcomes]
-        rejected = _concat_rejected([rejected_records(o.file, o.rejected, spec) for o in result.outcomes])
+        rejected = source_rejected_records([(o.file, o.rejected) for o in result.outcomes], spec)
         by_rule = result.rejected_by_rule()
         digest = fact_digest(fingerprint, result.outcomes)
         parts = None if result.partitions is None else partition_fingerprints(fingerprint, result.partitions)

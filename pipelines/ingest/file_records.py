@@ -57,6 +57,20 @@ def rejected_records(f: RawFile, rejected: pl.DataFrame, spec: SourceSpec | None
     ).cast(DQ_REJECTED_SCHEMA)
 
 
+def source_rejected_records(files: list[tuple[RawFile, pl.DataFrame]], spec: SourceSpec) -> pl.DataFrame:
+    """`rejected_records` of every file of one source, in their order, made in one pass: a
+    province's 120 files are not 120 small Polars queries (1 s of a nightly run)."""
+    parts = [rej.with_columns(pl.lit(f.file_id).alias("file_id"), pl.lit(mask_ids(f.relpath) or "").alias("path"))
+             for f, rej in files if rej.height]
+    if not parts:
+        return pl.DataFrame(schema=DQ_REJECTED_SCHEMA)
+    rejected = pl.concat(parts, how="diagonal_relaxed").with_columns(echo_expr(pl.col("value")).alias("value"))
+    return rejected.select(
+        "file_id", "path", "source_row", "column", "rule", "value",
+        rejection_messages(rejected, pl.col("path"), spec).alias("message"),
+    ).cast(DQ_REJECTED_SCHEMA)
+
+
 def spec_for(f: RawFile) -> SourceSpec | None:
     if f.source == "reference":
         return REFERENCES.get(f.relpath.split("/")[-1])

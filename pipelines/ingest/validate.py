@@ -174,8 +174,10 @@ def validate_table(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
     return Validated(accepted.sort("source_row"), rejected, frame.height)
 
 
-def rejection_messages(rejected: pl.DataFrame, path: str, spec: SourceSpec) -> pl.Expr:
-    """A bilingual message per rejected cell naming the file, row, column and rule."""
+def rejection_messages(rejected: pl.DataFrame, path: str | pl.Expr, spec: SourceSpec) -> pl.Expr:
+    """A bilingual message per rejected cell naming the file, row, column and rule (`path`: the
+    file's echoed path, or an expression giving it per row)."""
+    path = pl.lit(path) if isinstance(path, str) else path
     labels = {c.name: c.label_zh or c.name for c in spec.columns}
     labels[";".join(spec.key)] = "主键（" + "、".join(labels[k] for k in spec.key) + "）"
     zh = {name: r.zh for name, r in RULES.items()}
@@ -190,12 +192,12 @@ def rejection_messages(rejected: pl.DataFrame, path: str, spec: SourceSpec) -> p
     ).otherwise(pl.lit(""))
     return pl.format(
         "文件 {} 第{}行，{}：{}{}，{}。 / File {}, row {}, column {}: {}{}; {}.",
-        pl.lit(path), pl.col("source_row"),
+        path, pl.col("source_row"),
         pl.col("column").replace_strict(labels, default=pl.col("column")),
         pl.col("rule").replace_strict(zh, default=pl.col("rule")),
         value_part,
         pl.col("rule").replace_strict(fix_zh, default=pl.lit("")),
-        pl.lit(path), pl.col("source_row"), pl.col("column"),
+        path, pl.col("source_row"), pl.col("column"),
         pl.col("rule").replace_strict(en, default=pl.col("rule")),
         value_part_en,
         pl.col("rule").replace_strict(fix_en, default=pl.lit("")),

@@ -28,25 +28,18 @@ SUITE_TABLES = ("dim_town", "dim_specialty_town", "fact_enterprise_year", "ind_t
                 "dq_file", "dq_rejected_row", "dq_flag")
 
 
-Frame = pl.DataFrame | pl.LazyFrame
-
-
-def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: Frame, ind_specialty: Frame,
-                 evaluation: FrameBundle, pub: Frame, dq: FrameBundle, flags: Frame,
-                 scans: bool = False) -> dict[str, Frame]:
-    """The staged frames of `SUITE_TABLES`: what the suite checks and the reports show.
-
-    `scans`: the frames of the bundles as scans of their staged Parquet (what the suite's worker
-    process reads itself: 600,000 rejected rows are not pickled across)."""
-    def part(bundle: FrameBundle, name: str) -> Frame:
-        return bundle.scan(name) if scans else bundle[name]
-
+def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.LazyFrame,
+                 ind_specialty: pl.LazyFrame, evaluation: FrameBundle, pub: pl.LazyFrame,
+                 dq: FrameBundle, flags: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """The staged frames of `SUITE_TABLES`, what the suite checks and the reports show, as
+    scans of their staged Parquet: read where they are used (the run's worker reads its own;
+    600,000 rejected rows are not pickled across)."""
     frames = {
-        "dim_town": part(refs, "dim_town"), "dim_specialty_town": part(refs, "dim_specialty_town"),
-        "fact_enterprise_year": part(enterprise, "fact"), "ind_town_year": ind_town,
-        "ind_specialty_town_year": ind_specialty, "eval_criterion": part(evaluation, "eval_criterion"),
-        "eval_specialty_town": part(evaluation, "eval_specialty_town"), "pub_town_year": pub,
-        "dq_file": part(dq, "dq_file"), "dq_rejected_row": part(dq, "dq_rejected_row"), "dq_flag": flags,
+        "dim_town": refs.scan("dim_town"), "dim_specialty_town": refs.scan("dim_specialty_town"),
+        "fact_enterprise_year": enterprise.scan("fact"), "ind_town_year": ind_town,
+        "ind_specialty_town_year": ind_specialty, "eval_criterion": evaluation.scan("eval_criterion"),
+        "eval_specialty_town": evaluation.scan("eval_specialty_town"), "pub_town_year": pub,
+        "dq_file": dq.scan("dq_file"), "dq_rejected_row": dq.scan("dq_rejected_row"), "dq_flag": flags,
     }
     assert set(frames) == set(SUITE_TABLES)
     return frames
@@ -71,8 +64,8 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
         yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY, passed=True,
                                metadata={"status": "skipped"})
         return
-    frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags, scans=True)
-    # in the suite's worker process when the run started one (GX imported there, off this GIL)
+    frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
+    # in the run's worker process when it started one (GX imported there, off this GIL)
     result = suite_process.validate(frames, raw_area.cache_dir, reports.root / "data_docs", warn=context.log.warning)
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
@@ -99,7 +92,7 @@ def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: Frame
 
     # the frames just published (the same rows `townstat report` reads back from the warehouse),
     # as scans of the staged files: the run's worker reads what the dashboard and workbook need
-    scans = {**suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags, scans=True),
+    scans = {**suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags),
              "eval_gap": gap, "eval_target": targets}
     assert set(scans) == set(REPORT_TABLES)
     root = reports.root.resolve()

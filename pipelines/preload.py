@@ -2,8 +2,8 @@
 
 The ADBC SQLite driver takes about 1 s to import: imported in a thread while the files are
 read. Great Expectations takes about 5 s of CPU: imported by the run's worker process
-(`run_worker.py`), which then runs the suite and two of the reports; in a thread of this process it held
-the GIL against the steps reading the files. Started by `townstat refresh`
+(`run_worker.py`), which then runs the suite and two of the reports; in a thread of this
+process it held the GIL against the steps reading the files. Started by `townstat refresh`
 (`refresh.run_refresh`) and by the `Reports` resource when a run of the Dagster job sets it up
 (the sensor's and the schedule's runs), at most once per process.
 """

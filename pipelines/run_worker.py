@@ -13,8 +13,8 @@ One worker per process, spawned (no Polars thread state is forked) by `start`, w
 `preload.preload_slow_imports` calls when a run starts; it imports GX (when the suite runs)
 and the report libraries at once. Frames cross as scans of the staged Parquet files (their
 plans, a few kilobytes), read where the work runs. Each call runs in the caller's working
-folder and environment. `submit` gives None when no worker was started or the worker died;
-the caller then does the work itself.
+folder and environment. `submit` gives None when no worker was started, and `result` says so
+when the worker died (it is then let go); the caller does the work itself.
 """
 
 from __future__ import annotations

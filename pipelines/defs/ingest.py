@@ -14,6 +14,7 @@ from dagster import (
 
 from pipelines.defs.io import FrameBundle, StagedParquet
 from pipelines.defs.keys import ins
+from pipelines.defs.memo import digest_memo
 from pipelines.defs.resources import RawArea
 from pipelines.indicators.attribution import taxpayer_years
 from pipelines.ingest.fact_cache import fact_digest, keep_fact, partition_fingerprints
@@ -121,9 +122,14 @@ def build_ingest_asset(source: str):
         result = ingest_source(source, mine, ctx, pii, cache, progress=context.log.info, lazy=True)
         dq_files = [file_record(o.file, o.status, o.rows_read, o.rows_loaded, o.message)
                     for o in result.outcomes]
-        rejected = source_rejected_records([(o.file, o.rejected) for o in result.outcomes], spec)
         by_rule = result.rejected_by_rule()
         digest = fact_digest(fingerprint, result.outcomes)
+        # the records of files that did not change are the ones kept last time: staged by a link
+        records = source_rejected_records([(o.file, o.rejected) for o in result.outcomes], spec)
+        memo = digest_memo(raw_area, digest)
+        kept_records = memo.kept(f"dq_rejected_row-{source}", records)
+        rejected: pl.DataFrame | StagedParquet = (
+            StagedParquet((kept_records,)) if kept_records is not None else records.collect())
         parts = None if result.partitions is None else partition_fingerprints(fingerprint, result.partitions)
         kept = keep_fact(cache, source, digest, result.current, parts, PARTITION_COLUMN.get(source))
         fact: pl.DataFrame | pl.LazyFrame | StagedParquet = (
@@ -146,6 +152,7 @@ def build_ingest_asset(source: str):
                 "rejected_by_rule": MetadataValue.json(by_rule),
                 "files_table": MetadataValue.md(_files_md(dq_files)),
                 "fact_reused": kept.checked_before,
+                "rejected_records_reused": bool(memo.reused),
             },
         )
         if kept.checked_before:

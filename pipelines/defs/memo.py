@@ -19,6 +19,14 @@ def facts_memo(raw_area: RawArea, refs: FrameBundle | None, *sources: FrameBundl
     return Memo(folder, *inputs)
 
 
+def digest_memo(raw_area: RawArea, digest: str) -> Memo:
+    """The memo of what one source's files alone decide (its `dq_rejected_row` records), keyed
+    by the source's fact digest (`fact_cache.fact_digest`: the files, their order and status,
+    the cache fingerprint), in a folder of their own below the indicator parts."""
+    folder = Path(raw_area.cache_dir) / "derived" / "records" if raw_area.cache_dir else None
+    return Memo(folder, digest)
+
+
 def memo_metadata(memo: Memo) -> dict[str, MetadataValue]:
     """What came from the cache: a person reading the run sees why a step was quick."""
     return {"memo_reused": MetadataValue.json(memo.reused), "memo_computed": MetadataValue.json(memo.computed)}

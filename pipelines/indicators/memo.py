@@ -19,9 +19,11 @@ import polars as pl
 
 from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parquet
 
-#: The modules whose code decides what a memoised part contains.
+#: The modules whose code decides what a memoised part contains (paths below `pipelines/`).
 CODE = ("indicators/catalogue.py", "indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
-        "indicators/measures.py", "indicators/memo.py", "quality/flags.py", "evaluation/targets.py")
+        "indicators/measures.py", "indicators/memo.py", "quality/flags.py", "evaluation/targets.py",
+        # a source's dq_rejected_row records (`defs/ingest.py`): echo, messages, rule texts, labels
+        "ingest/file_records.py", "ingest/validate.py", "echo.py", "../schemas/rules.py", "../schemas/columns.py")
 
 
 @cache
@@ -50,18 +52,23 @@ class Memo:
         self.computed: list[str] = []
 
     def __call__(self, name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+        path = self.kept(name, frame)
+        return frame if path is None else pl.scan_parquet(path)
+
+    def kept(self, name: str, frame: pl.LazyFrame) -> Path | None:
+        """The file holding `frame`'s rows, written now unless kept before (None: no cache)."""
         if self.folder is None:
-            return frame
+            return None
         path = self.folder / f"{name}-{self.digest}.parquet"
         if kept_parquet_intact(path):  # a damaged or half-written part is computed again
             self.reused.append(name)
-            return pl.scan_parquet(path)
+            return path
         write_kept_parquet(frame.collect(), path)  # readers see the whole file or none
         for old in self.folder.glob(f"{name}-*.parquet"):
             if old != path:
                 remove_kept(old)
         self.computed.append(name)
-        return pl.scan_parquet(path)
+        return path
 
 
 NO_MEMO = Memo(None)

@@ -57,13 +57,15 @@ def rejected_records(f: RawFile, rejected: pl.DataFrame, spec: SourceSpec | None
     ).cast(DQ_REJECTED_SCHEMA)
 
 
-def source_rejected_records(files: list[tuple[RawFile, pl.DataFrame]], spec: SourceSpec) -> pl.DataFrame:
-    """`rejected_records` of every file of one source, in their order, made in one pass: a
-    province's 120 files are not 120 small Polars queries (1 s of a nightly run)."""
-    parts = [rej.with_columns(pl.lit(f.file_id).alias("file_id"), pl.lit(mask_ids(f.relpath) or "").alias("path"))
+def source_rejected_records(files: list[tuple[RawFile, pl.DataFrame]], spec: SourceSpec) -> pl.LazyFrame:
+    """`rejected_records` of every file of one source, in their order, made in one pass (a
+    province's 120 files are not 120 small Polars queries), as a query: a night whose files
+    did not change reads the records kept from before instead (`defs/ingest.py`)."""
+    parts = [rej.lazy().with_columns(pl.lit(f.file_id).alias("file_id"),
+                                     pl.lit(mask_ids(f.relpath) or "").alias("path"))
              for f, rej in files if rej.height]
     if not parts:
-        return pl.DataFrame(schema=DQ_REJECTED_SCHEMA)
+        return pl.LazyFrame(schema=DQ_REJECTED_SCHEMA)
     rejected = pl.concat(parts, how="diagonal_relaxed").with_columns(echo_expr(pl.col("value")).alias("value"))
     return rejected.select(
         "file_id", "path", "source_row", "column", "rule", "value",

@@ -174,7 +174,7 @@ def validate_table(frame: pl.DataFrame, spec: SourceSpec, ctx: ParseContext,
     return Validated(accepted.sort("source_row"), rejected, frame.height)
 
 
-def rejection_messages(rejected: pl.DataFrame, path: str | pl.Expr, spec: SourceSpec) -> pl.Expr:
+def rejection_messages(rejected: pl.DataFrame | pl.LazyFrame, path: str | pl.Expr, spec: SourceSpec) -> pl.Expr:
     """A bilingual message per rejected cell naming the file, row, column and rule (`path`: the
     file's echoed path, or an expression giving it per row)."""
     path = pl.lit(path) if isinstance(path, str) else path

@@ -34,7 +34,7 @@ def test_one_pass_equals_file_by_file(tmp_path):
     spec = SOURCES["tax"]
     one_by_one = pl.concat([pl.DataFrame(schema=DQ_REJECTED_SCHEMA),
                             *(rejected_records(o.file, o.rejected, spec) for o in res.outcomes)])
-    together = source_rejected_records([(o.file, o.rejected) for o in res.outcomes], spec)
+    together = source_rejected_records([(o.file, o.rejected) for o in res.outcomes], spec).collect()
     assert together.schema == pl.Schema(DQ_REJECTED_SCHEMA)
     assert together.to_dicts() == one_by_one.to_dicts()
     # by hand: three rejected cells, in file order, no clear person ID anywhere
@@ -51,5 +51,5 @@ def test_one_pass_equals_file_by_file(tmp_path):
 def test_no_rejected_rows(tmp_path):
     write_csv(tmp_path / "tax" / "b.csv", [HEADER, f"2024-02,{uscc(4)},1,1,1,,"])
     res = ingest(tmp_path, "tax")
-    out = source_rejected_records([(o.file, o.rejected) for o in res.outcomes], SOURCES["tax"])
+    out = source_rejected_records([(o.file, o.rejected) for o in res.outcomes], SOURCES["tax"]).collect()
     assert out.height == 0 and out.schema == pl.Schema(DQ_REJECTED_SCHEMA)

@@ -164,13 +164,14 @@ def _targets_template(args: argparse.Namespace) -> int:
 
 
 def cmd_quality_report(args: argparse.Namespace) -> int:
+    from pipelines.reports.bureau import DASHBOARD, QUALITY
     from pipelines.reports.dashboard import write_dashboard
     from pipelines.reports.quality_report import write_quality_report
 
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
-    q = write_quality_report(_url(args), folder / "quality.html")
-    d = write_dashboard(_url(args), folder / "dashboard.html")
+    q = write_quality_report(_url(args), folder / QUALITY)
+    d = write_dashboard(_url(args), folder / DASHBOARD)
     _print(f"数据质量报告 quality report: {q}\n图表 dashboard: {d}")
     return 0
 

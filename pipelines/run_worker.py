@@ -29,6 +29,8 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.lazy import Frame
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -67,7 +69,7 @@ def stop() -> None:
             _pool = None
 
 
-def collected(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.DataFrame]:
+def collected(frames: Mapping[str, Frame]) -> dict[str, pl.DataFrame]:
     """Scans of staged Parquet read into frames (what the suite and the reports take)."""
     return {name: f.collect() if isinstance(f, pl.LazyFrame) else f for name, f in frames.items()}
 

@@ -43,14 +43,15 @@ def rejected_records(f: RawFile, rejected: pl.DataFrame, spec: SourceSpec | None
     """dq_rejected_row rows: the value echoed (`pipelines.echo`: person-ID-shaped tokens masked
     whatever the column, control characters shown, long cells shortened), and the message
     built from that echo, never from the raw cell."""
+    if spec is not None:  # a source's file: as its whole source's records are made
+        return source_rejected_records([(f, rejected)], spec).collect()
     if rejected.height == 0:
         return pl.DataFrame(schema=DQ_REJECTED_SCHEMA)
     rejected = rejected.with_columns(echo_expr(pl.col("value")).alias("value"))
     path = mask_ids(f.relpath) or ""
-    message = (rejection_messages(rejected, path, spec) if spec is not None
-               else pl.format("文件 {} 第{}行 {}：{} / File {}, row {}, column {}: {}", pl.lit(path),
-                              pl.col("source_row"), pl.col("column"), pl.col("rule"), pl.lit(path),
-                              pl.col("source_row"), pl.col("column"), pl.col("rule")))
+    message = pl.format("文件 {} 第{}行 {}：{} / File {}, row {}, column {}: {}", pl.lit(path),
+                        pl.col("source_row"), pl.col("column"), pl.col("rule"), pl.lit(path),
+                        pl.col("source_row"), pl.col("column"), pl.col("rule"))
     return rejected.select(
         pl.lit(f.file_id).alias("file_id"), pl.lit(path).alias("path"), "source_row", "column",
         "rule", "value", message.alias("message"),

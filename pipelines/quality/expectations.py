@@ -360,12 +360,18 @@ def _datasource(context, url: str):
     raise ValueError(f"unsupported warehouse backend {u.get_backend_name()!r}")
 
 
-def _existing_tables(url: str) -> set[str]:
-
+def _existing_tables(url: str, fingerprints: bool) -> tuple[set[str], dict[str, str]]:
+    """The tables at ``url`` and, if asked, the content fingerprints the publication recorded
+    for them (one connection for both)."""
+    from pipelines.warehouse.bookkeeping import published_fingerprints  # noqa: PLC0415
 
     engine = make_engine(url)
     try:
-        return set(inspect(engine).get_table_names())
+        present = set(inspect(engine).get_table_names())
+        if not fingerprints:
+            return present, {}
+        with engine.begin() as conn:
+            return present, published_fingerprints(conn)
     finally:
         engine.dispose()
 
@@ -407,18 +413,6 @@ def _write_memo(kept: Path, table: str, key: str, rows: list[dict[str, Any]]) ->
     os.replace(tmp, path)
 
 
-def _fingerprints(url: str) -> dict[str, str]:
-    """The content fingerprints the publication recorded for the tables at ``url``."""
-    from pipelines.warehouse.bookkeeping import published_fingerprints  # noqa: PLC0415
-
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            return published_fingerprints(conn)
-    finally:
-        engine.dispose()
-
-
 def validate_warehouse(url: str, docs_dir: Path, kept: Path | None = None) -> QualityResult:
     """Validate the warehouse at ``url`` and build offline Data Docs under ``docs_dir``.
 
@@ -445,7 +439,7 @@ def validate_warehouse(url: str, docs_dir: Path, kept: Path | None = None) -> Qu
         kept.mkdir(parents=True, exist_ok=True)
     context = _context(gx, docs_dir, kept)
     source = _datasource(context, url)
-    present = _existing_tables(url)
+    present, fingerprints = _existing_tables(url, fingerprints=kept is not None)
 
     by_table: dict[str, list[Check]] = {}
     for c in checks():
@@ -455,7 +449,7 @@ def validate_warehouse(url: str, docs_dir: Path, kept: Path | None = None) -> Qu
     warnings: list[str] = []
     results: list[dict[str, Any]] = []
     reused: list[str] = []
-    keys = _table_keys(by_table, _fingerprints(url), gx.__version__) if kept is not None else {}
+    keys = _table_keys(by_table, fingerprints, gx.__version__) if kept is not None else {}
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     for table, table_checks in by_table.items():
         if table not in present:

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import run_worker
+from pipelines.lazy import Frame, lazy
 from pipelines.reports.dashboard import write_dashboard
 from pipelines.reports.workbook import write_evaluation_workbook
 
@@ -20,14 +21,13 @@ QUALITY = "quality.html"
 DASHBOARD = "dashboard.html"
 
 
-def latest_year(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> int | None:
+def latest_year(frames: Mapping[str, Frame]) -> int | None:
     """The workbook's year: the latest in `eval_specialty_town` (None: nothing evaluated)."""
-    years = frames["eval_specialty_town"]
-    year = (years.lazy() if isinstance(years, pl.DataFrame) else years).select(pl.col("year").max()).collect().item()
+    year = lazy(frames["eval_specialty_town"]).select(pl.col("year").max()).collect().item()
     return None if year is None else int(year)
 
 
-def write_dashboard_and_workbook(frames: Mapping[str, pl.DataFrame | pl.LazyFrame], root: str | Path,
+def write_dashboard_and_workbook(frames: Mapping[str, Frame], root: str | Path,
                                  year: int | None) -> dict[str, Path]:
     """The dashboard and, when a year was evaluated, its workbook; scans are read here."""
     tables = run_worker.collected(frames)

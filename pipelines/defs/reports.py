@@ -17,6 +17,7 @@ from pipelines.defs.io import FrameBundle
 from pipelines.defs.keys import ins
 from pipelines.defs.resources import RawArea, Reports
 from pipelines.quality import suite_process
+from pipelines.reports import drafts
 from pipelines.reports.bureau import QUALITY, latest_year, write_dashboard_and_workbook
 from pipelines.reports.quality_report import write_quality_report
 
@@ -49,30 +50,50 @@ def suite_frames(refs: FrameBundle, enterprise: FrameBundle, ind_town: pl.LazyFr
 REPORT_TABLES = (*SUITE_TABLES, "eval_gap", "eval_target")
 
 
+def report_scans(suite: dict[str, pl.LazyFrame], gap: pl.LazyFrame,
+                 targets: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """The scans the reports read: the suite's and the county's goals."""
+    scans = {**suite, "eval_gap": gap, "eval_target": targets}
+    assert set(scans) == set(REPORT_TABLES)
+    return scans
+
+
 @asset(key=GX_KEY, group_name="quality", kinds={"great_expectations"},
-       ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags"),
+       ins=ins("refs", "enterprise", "ind_town", "ind_specialty", "evaluation", "pub", "dq", "flags", "gap",
+               "targets"),
        check_specs=[AssetCheckSpec("critical_expectations", asset=GX_KEY, blocking=True,
                                    description="every critical GX expectation holds on the tables "
                                                "about to be published")],
-       description="Great Expectations 套件：发布前在暂存库上校验 / the GX suite, run on a staging "
-                   "copy of the tables before they are published")
+       description="Great Expectations 套件：发布前在暂存库上校验；同时起草报告，发布后才放入报告目录 / the GX "
+                   "suite, run on a staging copy of the tables before they are published; the reports "
+                   "are drafted meanwhile and reach the reports folder only after publication")
 def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: RawArea, refs: FrameBundle,
                     enterprise: FrameBundle, ind_town: pl.LazyFrame, ind_specialty: pl.LazyFrame,
-                    evaluation: FrameBundle, pub: pl.LazyFrame, dq: FrameBundle, flags: pl.LazyFrame):
+                    evaluation: FrameBundle, pub: pl.LazyFrame, dq: FrameBundle, flags: pl.LazyFrame,
+                    gap: pl.LazyFrame, targets: pl.LazyFrame):
     if not reports.expectations:
         yield Output({"skipped": True}, metadata={"status": "skipped (TOWNSTAT_GX=off)"})
         yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY, passed=True,
                                metadata={"status": "skipped"})
         return
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
-    # in the run's worker process when it started one (GX imported there, off this GIL)
-    result = suite_process.validate(frames, raw_area.cache_dir, reports.root / "data_docs", warn=context.log.warning)
+    scans = report_scans(frames, gap, targets)
+    root = reports.root.resolve()
+    drafts.begin(root, context.run.run_id)
+    # in the run's worker process when it started one (GX imported there, off this GIL); this
+    # thread drafts the quality report meanwhile (reports/drafts.py)
+    result = suite_process.validate(frames, raw_area.cache_dir, reports.root / "data_docs", warn=context.log.warning,
+                                    meanwhile=lambda: drafts.draft_quality(scans, root, context.run.run_id))
+    if result.critical_failed:
+        drafts.discard(root, context.run.run_id)
+    drafted = not result.critical_failed and drafts.draft_others(scans, root, context.run.run_id, latest_year(scans))
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),
         "warnings": MetadataValue.json(result.warnings),
         "tables_unchanged_results_kept": MetadataValue.json(result.reused),
         "data_docs": MetadataValue.path(str(result.docs_index.resolve())),
+        "reports_drafted_beside_publication": drafted,
     })
     yield AssetCheckResult(check_name="critical_expectations", asset_key=GX_KEY,
                            passed=not result.critical_failed, severity=AssetCheckSeverity.ERROR,
@@ -92,18 +113,24 @@ def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: Frame
 
     # the frames just published (the same rows `townstat report` reads back from the warehouse),
     # as scans of the staged files: the run's worker reads what the dashboard and workbook need
-    scans = {**suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags),
-             "eval_gap": gap, "eval_target": targets}
-    assert set(scans) == set(REPORT_TABLES)
+    scans = report_scans(suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags),
+                         gap, targets)
     root = reports.root.resolve()
     root.mkdir(parents=True, exist_ok=True)
+    # the drafts made beside the suite and publication, moved in now; the rest written here
+    written, missing = drafts.take(root, context.run.run_id, warn=context.log.warning)
     year = latest_year(scans)
-    beside = run_worker.submit(write_dashboard_and_workbook, scans, root, year)
-    frames = run_worker.collected(scans)
-    written = {"quality_report": write_quality_report(frames, root / QUALITY)}
-    done, others = run_worker.result(beside) if beside is not None else (False, None)
-    if not done:  # no worker, or it died: written here
-        others = write_dashboard_and_workbook(frames, root, year)
-    written.update(others)
+    beside = (run_worker.submit(write_dashboard_and_workbook, scans, root, year)
+              if drafts.OTHERS_PART in missing else None)
+    frames = run_worker.collected(scans) if missing else {}
+    if drafts.QUALITY_PART in missing:
+        written["quality_report"] = write_quality_report(frames, root / QUALITY)
+    if drafts.OTHERS_PART in missing:
+        done, others = run_worker.result(beside) if beside is not None else (False, None)
+        if not done:  # no worker, or it died: written here
+            others = write_dashboard_and_workbook(frames, root, year)
+        written.update(others)
     return Output({k: str(v) for k, v in written.items()},
-                  metadata={k: MetadataValue.path(str(v.resolve())) for k, v in written.items()})
+                  metadata={**{k: MetadataValue.path(str(v.resolve())) for k, v in written.items()},
+                            "drafted_before_publication": MetadataValue.json(
+                                sorted({drafts.QUALITY_PART, drafts.OTHERS_PART} - missing))})

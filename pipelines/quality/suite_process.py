@@ -34,13 +34,19 @@ def _in_worker(frames: dict[str, pl.DataFrame | pl.LazyFrame], cache_dir: str | 
 
 
 def validate(frames: Mapping[str, pl.DataFrame | pl.LazyFrame], cache_dir: str | Path | None, docs: Path,
-             warn: Callable[[str], object]) -> QualityResult:
+             warn: Callable[[str], object], meanwhile: Callable[[], object] | None = None) -> QualityResult:
     """The suite on `frames` (as `validate_staged`), in the run's worker when there is one.
 
     A LazyFrame (a scan of a staged Parquet file) crosses as its plan and is read where the
-    suite runs."""
+    suite runs. `meanwhile` is called in this thread while the worker runs the suite (before
+    the suite when there is no worker); what it raises is warned about, not raised."""
     cache = str(Path(cache_dir).resolve()) if cache_dir else None
     future = run_worker.submit(_in_worker, dict(frames), cache, str(Path(docs).resolve()))
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except Exception as exc:  # noqa: BLE001 - the suite's result does not depend on it
+            warn(f"与校验并行的工作失败 / the work done beside the suite failed: {exc!r}")
     if future is not None:
         done, value = run_worker.result(future)
         if done:

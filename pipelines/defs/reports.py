@@ -18,8 +18,7 @@ from pipelines.defs.keys import ins
 from pipelines.defs.resources import RawArea, Reports
 from pipelines.quality import suite_process
 from pipelines.reports import drafts
-from pipelines.reports.bureau import QUALITY, latest_year, write_dashboard_and_workbook
-from pipelines.reports.quality_report import write_quality_report
+from pipelines.reports.bureau import latest_year, write_quality_and_dashboard, write_workbook
 
 GX_KEY = AssetKey(["dq", "expectations"])
 
@@ -80,13 +79,15 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
     scans = report_scans(frames, gap, targets)
     root = reports.root.resolve()
     drafts.begin(root, context.run.run_id)
+    run_id = context.run.run_id
     # in the run's worker process when it started one (GX imported there, off this GIL); this
-    # thread drafts the quality report meanwhile (reports/drafts.py)
+    # thread drafts the quality report and the dashboard meanwhile (reports/drafts.py)
     result = suite_process.validate(frames, raw_area.cache_dir, reports.root / "data_docs", warn=context.log.warning,
-                                    meanwhile=lambda: drafts.draft_quality(scans, root, context.run.run_id))
+                                    meanwhile=lambda: drafts.draft_beside_suite(scans, root, run_id))
     if result.critical_failed:
-        drafts.discard(root, context.run.run_id)
-    drafted = not result.critical_failed and drafts.draft_others(scans, root, context.run.run_id, latest_year(scans))
+        drafts.discard(root, run_id)
+    # the worker drafts the workbook while this thread publishes
+    drafted = not result.critical_failed and drafts.draft_beside_publication(scans, root, run_id, latest_year(scans))
     yield Output({"critical_failed": result.critical_failed, "warnings": result.warnings}, metadata={
         "expectations": len(result.results),
         "critical_failed": MetadataValue.json(result.critical_failed),
@@ -112,7 +113,7 @@ def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: Frame
                    flags: pl.LazyFrame, gap: pl.LazyFrame, targets: pl.LazyFrame) -> Output[dict]:
 
     # the frames just published (the same rows `townstat report` reads back from the warehouse),
-    # as scans of the staged files: the run's worker reads what the dashboard and workbook need
+    # as scans of the staged files, read where each report is written
     scans = report_scans(suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags),
                          gap, targets)
     root = reports.root.resolve()
@@ -120,17 +121,13 @@ def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: Frame
     # the drafts made beside the suite and publication, moved in now; the rest written here
     written, missing = drafts.take(root, context.run.run_id, warn=context.log.warning)
     year = latest_year(scans)
-    beside = (run_worker.submit(write_dashboard_and_workbook, scans, root, year)
-              if drafts.OTHERS_PART in missing else None)
-    frames = run_worker.collected(scans) if missing else {}
-    if drafts.QUALITY_PART in missing:
-        written["quality_report"] = write_quality_report(frames, root / QUALITY)
-    if drafts.OTHERS_PART in missing:
-        done, others = run_worker.result(beside) if beside is not None else (False, None)
-        if not done:  # no worker, or it died: written here
-            others = write_dashboard_and_workbook(frames, root, year)
-        written.update(others)
+    book = run_worker.submit(write_workbook, scans, root, year) if drafts.PUBLICATION_PART in missing else None
+    if drafts.SUITE_PART in missing:
+        written.update(write_quality_and_dashboard(scans, root))
+    if drafts.PUBLICATION_PART in missing:
+        done, made = run_worker.result(book) if book is not None else (False, None)
+        written.update(made if done else write_workbook(scans, root, year))  # no worker, or it died
     return Output({k: str(v) for k, v in written.items()},
                   metadata={**{k: MetadataValue.path(str(v.resolve())) for k, v in written.items()},
                             "drafted_before_publication": MetadataValue.json(
-                                sorted({drafts.QUALITY_PART, drafts.OTHERS_PART} - missing))})
+                                [p for p in drafts.PARTS if p not in missing])})

@@ -1,8 +1,9 @@
-"""The reports a run writes into the reports folder, and which of them go beside the others.
+"""The reports a run writes into the reports folder, in the two parts that go beside other work.
 
-The quality report is written by the run's own thread; the dashboard and the evaluation
-workbook (of the latest evaluated year) by the run's worker process meanwhile
-(`run_worker.py`), or after it by the same thread when there is no worker.
+The quality report and the dashboard are written by the run's own thread; the evaluation
+workbook (of the latest evaluated year) by the run's worker process (`run_worker.py`), which
+the run hands it to while its own thread does something else: `reports/drafts.py` says when.
+The two parts take about the same time at province scale (2.4 + 1.3 s against 2.4 s).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import polars as pl
 from pipelines import run_worker
 from pipelines.lazy import Frame, lazy
 from pipelines.reports.dashboard import write_dashboard
+from pipelines.reports.quality_report import SNAPSHOT_NAME, write_quality_report
 from pipelines.reports.workbook import write_evaluation_workbook
 
 QUALITY = "quality.html"
@@ -27,12 +29,20 @@ def latest_year(frames: Mapping[str, Frame]) -> int | None:
     return None if year is None else int(year)
 
 
-def write_dashboard_and_workbook(frames: Mapping[str, Frame], root: str | Path,
-                                 year: int | None) -> dict[str, Path]:
-    """The dashboard and, when a year was evaluated, its workbook; scans are read here."""
+def write_quality_and_dashboard(frames: Mapping[str, Frame], folder: str | Path,
+                                snapshot: str | Path | None = None) -> dict[str, Path]:
+    """The quality report (compared with the `snapshot` of the last one, by default the one in
+    `folder`) and the dashboard; scans are read here."""
     tables = run_worker.collected(frames)
-    root = Path(root)
-    written = {"dashboard": write_dashboard(tables, root / DASHBOARD)}
-    if year is not None:
-        written["workbook"] = write_evaluation_workbook(tables, year, root / f"evaluation_{year}.xlsx")
-    return written
+    folder = Path(folder)
+    return {"quality_report": write_quality_report(tables, folder / QUALITY,
+                                                   previous=Path(snapshot or folder / SNAPSHOT_NAME)),
+            "dashboard": write_dashboard(tables, folder / DASHBOARD)}
+
+
+def write_workbook(frames: Mapping[str, Frame], folder: str | Path, year: int | None) -> dict[str, Path]:
+    """The evaluation workbook of `year` (nothing when no year was evaluated); scans are read here."""
+    if year is None:
+        return {}
+    tables = run_worker.collected(frames)
+    return {"workbook": write_evaluation_workbook(tables, year, Path(folder) / f"evaluation_{year}.xlsx")}

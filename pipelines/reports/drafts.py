@@ -4,9 +4,10 @@ In the nightly province case the three reports took 4 s after publication, while
 thread had sat idle for 2.7 s waiting for the GX suite in the worker process, and the worker
 sat idle while the run's thread published (issue 16, bench/README.md). So:
 
-- while the worker runs the suite, the run's thread drafts the quality report;
-- when the suite passed, the worker drafts the dashboard and the workbook while the run's
-  thread publishes;
+- while the worker runs the suite, the run's thread drafts the quality report and the
+  dashboard (`SUITE_PART`);
+- when the suite passed, the worker drafts the workbook while the run's thread publishes
+  (`PUBLICATION_PART`);
 - after publication, `bureau_reports` moves the drafts into the reports folder (a rename a
   file) and writes itself what was not drafted (no worker, a worker that died, the suite off,
   steps run in separate processes).
@@ -29,15 +30,16 @@ from pathlib import Path
 
 from pipelines import run_worker
 from pipelines.lazy import Frame
-from pipelines.reports.bureau import QUALITY, write_dashboard_and_workbook
-from pipelines.reports.quality_report import SNAPSHOT_NAME, write_quality_report
+from pipelines.reports.bureau import write_quality_and_dashboard, write_workbook
+from pipelines.reports.quality_report import SNAPSHOT_NAME
 
 PREFIX = ".draft-"
 DONE = "done.json"
-#: The two parts of a run's reports: who drafts them is said above.
-QUALITY_PART, OTHERS_PART = "quality", "others"
+#: The two parts of a run's reports, by what they are drafted beside (said above).
+SUITE_PART, PUBLICATION_PART = "beside_suite", "beside_publication"
+PARTS = (SUITE_PART, PUBLICATION_PART)
 
-_pending: dict[str, Future] = {}  # run id -> the worker's draft of the dashboard and workbook
+_pending: dict[str, Future] = {}  # run id -> the worker's draft of the workbook
 
 
 def _part(root: Path, run_id: str, part: str) -> Path:
@@ -64,25 +66,24 @@ def discard(root: Path, run_id: str) -> None:
     shutil.rmtree(root / f"{PREFIX}{run_id}", ignore_errors=True)
 
 
-def draft_quality(frames: Mapping[str, Frame], root: Path, run_id: str) -> None:
-    """The quality report of `frames`, compared with the snapshot now in the reports folder
-    (the one the report written after publication would compare with)."""
-    folder = _part(root, run_id, QUALITY_PART)
+def draft_beside_suite(frames: Mapping[str, Frame], root: Path, run_id: str) -> None:
+    """The quality report (compared with the snapshot now in the reports folder, the one a
+    report written after publication would compare with) and the dashboard of `frames`."""
+    folder = _part(root, run_id, SUITE_PART)
     folder.mkdir(parents=True, exist_ok=True)
-    out = write_quality_report(run_worker.collected(frames), folder / QUALITY, previous=root / SNAPSHOT_NAME)
-    _finish(folder, {"quality_report": out})
+    _finish(folder, write_quality_and_dashboard(frames, folder, root / SNAPSHOT_NAME))
 
 
-def _draft_others(frames: Mapping[str, Frame], folder: str, year: int | None) -> dict[str, str]:
-    """In the worker: the dashboard and workbook drafted, then stamped."""
+def _draft_workbook(frames: Mapping[str, Frame], folder: str, year: int | None) -> dict[str, str]:
+    """In the worker: the workbook drafted, then stamped."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return _finish(Path(folder), write_dashboard_and_workbook(frames, folder, year))
+    return _finish(Path(folder), write_workbook(frames, folder, year))
 
 
-def draft_others(frames: Mapping[str, Frame], root: Path, run_id: str, year: int | None) -> bool:
-    """Hand the dashboard and workbook to the run's worker and return at once (False: no
-    worker; they are written after publication)."""
-    future = run_worker.submit(_draft_others, dict(frames), str(_part(root, run_id, OTHERS_PART)), year)
+def draft_beside_publication(frames: Mapping[str, Frame], root: Path, run_id: str, year: int | None) -> bool:
+    """Hand the workbook to the run's worker and return at once (False: no worker; it is
+    written after publication)."""
+    future = run_worker.submit(_draft_workbook, dict(frames), str(_part(root, run_id, PUBLICATION_PART)), year)
     if future is None:
         return False
     _pending[run_id] = future
@@ -100,7 +101,7 @@ def take(root: Path, run_id: str, warn: Callable[[str], object] = print) -> tupl
             warn(f"报告草稿失败，发布后重写 / a report draft failed and is written again: {exc}")
     written: dict[str, Path] = {}
     missing = set()
-    for part in (QUALITY_PART, OTHERS_PART):
+    for part in PARTS:
         folder = _part(root, run_id, part)
         stamp = folder / DONE
         if not stamp.is_file():

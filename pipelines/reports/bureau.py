@@ -13,8 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import run_worker
-from pipelines.lazy import Frame, lazy
+from pipelines.lazy import Frame, ReadWhenAsked, lazy
 from pipelines.reports.dashboard import write_dashboard
 from pipelines.reports.quality_report import SNAPSHOT_NAME, write_quality_report
 from pipelines.reports.workbook import write_evaluation_workbook
@@ -32,8 +31,8 @@ def latest_year(frames: Mapping[str, Frame]) -> int | None:
 def write_quality_and_dashboard(frames: Mapping[str, Frame], folder: str | Path,
                                 snapshot: str | Path | None = None) -> dict[str, Path]:
     """The quality report (compared with the `snapshot` of the last one, by default the one in
-    `folder`) and the dashboard; scans are read here."""
-    tables = run_worker.collected(frames)
+    `folder`) and the dashboard; a scan is read here, when a report asks for its table."""
+    tables = ReadWhenAsked(frames)
     folder = Path(folder)
     return {"quality_report": write_quality_report(tables, folder / QUALITY,
                                                    previous=Path(snapshot or folder / SNAPSHOT_NAME)),
@@ -41,8 +40,9 @@ def write_quality_and_dashboard(frames: Mapping[str, Frame], folder: str | Path,
 
 
 def write_workbook(frames: Mapping[str, Frame], folder: str | Path, year: int | None) -> dict[str, Path]:
-    """The evaluation workbook of `year` (nothing when no year was evaluated); scans are read here."""
+    """The evaluation workbook of `year` (nothing when no year was evaluated); a scan is read
+    here, when the workbook asks for its table (not the 620,000 rejected rows beside them)."""
     if year is None:
         return {}
-    tables = run_worker.collected(frames)
+    tables = ReadWhenAsked(frames)
     return {"workbook": write_evaluation_workbook(tables, year, Path(folder) / f"evaluation_{year}.xlsx")}

@@ -64,3 +64,18 @@ def test_no_year_evaluated_no_workbook(tmp_path):
     assert latest_year(empty) is None
     assert write_workbook(empty, tmp_path, None) == {}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_table_is_read_only_when_a_report_asks_for_it(tmp_path):
+    from pipelines.lazy import ReadWhenAsked
+
+    pl.DataFrame({"x": [1, 2]}).write_parquet(tmp_path / "a.parquet")
+    pl.DataFrame({"x": [3]}).write_parquet(tmp_path / "b.parquet")
+    frames = {"a": pl.scan_parquet(tmp_path / "a.parquet"), "b": pl.scan_parquet(tmp_path / "b.parquet")}
+    (tmp_path / "b.parquet").unlink()  # reading b now fails: so it must not be read
+    tables = ReadWhenAsked(frames)
+    assert tables["a"]["x"].to_list() == [1, 2]
+    assert "b" in tables and sorted(tables) == ["a", "b"] and len(tables) == 2
+    assert tables["a"] is tables["a"]  # read once
+    with pytest.raises(FileNotFoundError):
+        tables["b"]

@@ -6,10 +6,19 @@ read. Great Expectations takes about 5 s of CPU: imported by the run's worker pr
 process it held the GIL against the steps reading the files. Started by `townstat refresh`
 (`refresh.run_refresh`) and by the `Reports` resource when a run of the Dagster job sets it up
 (the sensor's and the schedule's runs), at most once per process.
+
+It also spares the run's process its last garbage collection at exit: `gc.freeze()` in an
+`atexit` hook moves every object into the permanent generation, which the interpreter's final
+collection does not walk. After a province night that collection took 0.9 s of the process's
+wall, after the run had ended (measured: 15.8 s to the process's exit against 14.8 s to the
+run's end). Objects are still released as the modules are cleared; only those kept alive by a
+reference cycle are left to the operating system, like everything else at exit.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import threading
 
@@ -24,6 +33,7 @@ def preload_slow_imports(expectations: bool) -> None:
     if _started.is_set():
         return
     _started.set()
+    atexit.register(gc.freeze)
     # Imported here, in the caller's thread, before the thread starts: a module one thread is
     # still executing is visible half-initialised to the other ("partially initialized module
     # 'sqlalchemy.orm.exc'", seen once in the test suite when the thread imported GX, which

@@ -34,6 +34,7 @@ from pipelines.ingest.inventory import RawFile, scan_raw_area
 from pipelines.ingest.pseudonymise import pii_key
 from pipelines.ingest.references import read_references, reference_context
 from pipelines.ingest.sources import PARTITION_COLUMN, IngestCache, cache_fingerprint, ingest_source
+from pipelines.quality.flags import tax_mismatch_flags
 from schemas.columns import SOURCES
 
 
@@ -98,15 +99,16 @@ def _files_md(records: list[dict]) -> str:
 
 #: Frames made once from a source's fact for the steps downstream, beside it in the asset's
 #: bundle: the tax fact's yearly sums per taxpayer, which four steps read instead of 6.7
-#: million province rows each.
-DERIVED = {"tax": {"taxpayer_year": taxpayer_years}}
+#: million province rows each, and its total_tax_mismatch flags (dq/flags).
+DERIVED = {"tax": {"taxpayer_year": taxpayer_years, "tax_mismatch": tax_mismatch_flags}}
 
 
 def derived_frames(raw_area: RawArea, source: str, scan: pl.LazyFrame, parts: pl.DataFrame | None,
                    files: tuple[Path, ...]) -> dict[str, pl.LazyFrame | StagedParquet]:
     """`DERIVED` of a source. A fact kept by month (`files`, one per part of `parts`) gives each
     derived frame one kept file per year, named by its months' fingerprints: a new tax month
-    sums its own year again, not every year's 4.7 million province rows (1.2 s a night)."""
+    sums its own year again, not every year's 4.7 million province rows (1.2 s a night; the
+    mismatch flags 0.3 s)."""
     folder = Path(raw_area.cache_dir) / "derived" / "yearly" if raw_area.cache_dir else None
     made = DERIVED.get(source, {})
     if folder is None or parts is None or len(files) != parts.height or parts.height == 0:

@@ -90,7 +90,7 @@ def dq_flags(context: AssetExecutionContext, enterprise: FrameBundle, tax: Frame
              employment: FrameBundle, raw_area: RawArea) -> Output[pl.DataFrame]:
     memo = facts_memo(raw_area, None, enterprise, employment)
     flags = cross_source_flags(enterprise["fact"], tax.scan("fact"), employment.scan("fact"), memo,
-                               tax_years=tax.scan("taxpayer_year"))
+                               tax_years=tax.scan("taxpayer_year"), tax_mismatch=tax.scan("tax_mismatch"))
     by_rule = flags.group_by("rule").len().sort("rule")
     return Output(flags, metadata={"dagster/row_count": flags.height, **memo_metadata(memo),
                                    "by_rule": MetadataValue.json(dict(by_rule.iter_rows()))})

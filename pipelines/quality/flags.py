@@ -80,20 +80,37 @@ def _report_missing(ent: pl.LazyFrame, years: pl.Series, yearly: pl.LazyFrame, e
     )
 
 
+def tax_mismatch_flags(tax: Frame) -> pl.LazyFrame:
+    """The total_tax_mismatch rows of dq_flag (source 'tax', key 'period|uscc'): a month's rows
+    decide its own, so the tax ingest keeps them by year beside the fact (`defs/ingest.py`)."""
+    tx = lazy(tax)
+    parts_sum = pl.col("vat") + pl.col("corporate_income_tax") + pl.col("other_tax")
+    return _flag(
+        tx,
+        pl.col("total_tax_reported").is_not_null()
+        & parts_sum.is_not_null()
+        & _over((_fen(pl.col("total_tax_reported")) - _fen(pl.col("vat")) - _fen(pl.col("corporate_income_tax")) - _fen(pl.col("other_tax"))).abs(),
+                1, FLAGS[FlagName.TOTAL_TAX_MISMATCH].limit * 100),  # the limit (yuan) in fen
+        pl.concat_str([pl.col("period"), pl.col("uscc")], separator="|").alias("key"),
+        FlagName.TOTAL_TAX_MISMATCH,
+        total=_money(pl.col("total_tax_reported")), parts=_money(parts_sum),
+    )
+
+
 def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: Memo = NO_MEMO,
-                       tax_years: Frame | None = None) -> pl.DataFrame:
+                       tax_years: Frame | None = None, tax_mismatch: Frame | None = None) -> pl.DataFrame:
     """dq_flag rows (source, key, rule, detail), unique on (source, key, rule).
 
     `memo` keeps December's insured persons per employer and the employers enrolled in each
     report year (`indicators/memo.py`); it must be keyed by the employment and enterprise facts.
-    `tax_years`: the tax fact's `taxpayer_years` when already made (else made from `tax`).
+    `tax_years`: the tax fact's `taxpayer_years` when already made (else made from `tax`);
+    `tax_mismatch`: its `tax_mismatch_flags` when already made (likewise).
 
     Enterprise flags have source 'enterprise' and key 'year|uscc'; total_tax_mismatch has
     source 'tax' and key 'period|uscc'. detail is a short Chinese/English text with the numbers.
     """
     ent = lazy(enterprise).with_columns(pl.col("year").cast(pl.Int32))
     years = pl.Series(ent.select(pl.col("year").unique()).collect()["year"].to_list(), dtype=pl.Int32)
-    tx = lazy(tax).with_columns(pl.col("year").cast(pl.Int32))
 
     yearly = taxpayer_years(tax if tax_years is None else tax_years)
     sales = yearly.select("year", "uscc", pl.col("invoice_sales").alias("_sales"))
@@ -144,17 +161,7 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
         _enterprise_key(), FlagName.LITTLE_GIANT_NOT_SME,
     )
 
-    parts_sum = pl.col("vat") + pl.col("corporate_income_tax") + pl.col("other_tax")
-    mismatch = _flag(
-        tx,
-        pl.col("total_tax_reported").is_not_null()
-        & parts_sum.is_not_null()
-        & _over((_fen(pl.col("total_tax_reported")) - _fen(pl.col("vat")) - _fen(pl.col("corporate_income_tax")) - _fen(pl.col("other_tax"))).abs(),
-                1, FLAGS[FlagName.TOTAL_TAX_MISMATCH].limit * 100),  # the limit (yuan) in fen
-        pl.concat_str([pl.col("period"), pl.col("uscc")], separator="|").alias("key"),
-        FlagName.TOTAL_TAX_MISMATCH,
-        total=_money(pl.col("total_tax_reported")), parts=_money(parts_sum),
-    )
+    mismatch = tax_mismatch_flags(tax) if tax_mismatch is None else lazy(tax_mismatch)
     report_missing = _report_missing(ent, years, yearly, employment, memo)
     flags = pl.concat([tax_sales_gap, employment_gap, yoy_jump, rd_exceeds, giant, mismatch, report_missing])
     return (

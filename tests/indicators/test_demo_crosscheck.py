@@ -68,7 +68,7 @@ def test_the_taxpayer_year_sums_stand_in_for_the_tax_fact(facts):
     from pipelines.indicators.attribution import taxpayer_years
     from pipelines.indicators.specialty import specialty_town_year
     from pipelines.indicators.town import town_year
-    from pipelines.quality.flags import cross_source_flags
+    from pipelines.quality.flags import cross_source_flags, tax_mismatch_flags
 
     _, f = facts
     yearly = taxpayer_years(f["tax"]).collect()
@@ -89,3 +89,8 @@ def test_the_taxpayer_year_sums_stand_in_for_the_tax_fact(facts):
     assert specialty_town_year(ent, f["tax"], *args).equals(specialty_town_year(ent, yearly, *args))
     flags = cross_source_flags(ent, f["tax"], emp)
     assert flags.height > 0 and flags.equals(cross_source_flags(ent, f["tax"], emp, tax_years=yearly))
+    # the mismatch flags made apart, year by year (as the tax ingest keeps them), give the same
+    by_year = pl.concat([tax_mismatch_flags(part).collect() for part in f["tax"].partition_by("year")])
+    mismatched = flags.filter(pl.col("rule") == "total_tax_mismatch")
+    assert mismatched.height > 0 and sorted(by_year.rows()) == sorted(mismatched.rows())
+    assert flags.equals(cross_source_flags(ent, f["tax"], emp, tax_years=yearly, tax_mismatch=by_year))

@@ -78,8 +78,8 @@ def dq_expectations(context: AssetExecutionContext, reports: Reports, raw_area: 
     frames = suite_frames(refs, enterprise, ind_town, ind_specialty, evaluation, pub, dq, flags)
     scans = report_scans(frames, gap, targets)
     root = reports.root.resolve()
-    drafts.begin(root, context.run.run_id)
     run_id = context.run.run_id
+    drafts.begin(root, run_id)
     # in the run's worker process when it started one (GX imported there, off this GIL); this
     # thread drafts the quality report and the dashboard meanwhile (reports/drafts.py)
     result = suite_process.validate(frames, raw_area.cache_dir, reports.root / "data_docs", warn=context.log.warning,

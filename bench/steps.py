@@ -188,12 +188,21 @@ def _run_times(home: Path) -> tuple[float | None, float | None]:
     RUN_START and its RUN_SUCCESS or RUN_FAILURE events (None when not found)."""
     from dagster import DagsterEventType, DagsterInstance
 
-    with DagsterInstance.from_config(str(home)) as instance:
-        runs = instance.get_runs(limit=1)
-        if not runs:
-            return None, None
-        stamps = {r.dagster_event.event_type: r.timestamp for r in instance.all_logs(runs[0].run_id)
-                  if r.dagster_event is not None}
+    # the shipped dagster.yaml places the event log below DAGSTER_HOME
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with DagsterInstance.get() as instance:
+            runs = instance.get_runs(limit=1)
+            if not runs:
+                return None, None
+            stamps = {r.dagster_event.event_type: r.timestamp for r in instance.all_logs(runs[0].run_id)
+                      if r.dagster_event is not None}
+    finally:
+        if before is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = before
     end = stamps.get(DagsterEventType.RUN_SUCCESS, stamps.get(DagsterEventType.RUN_FAILURE))
     return stamps.get(DagsterEventType.RUN_START), end
 

@@ -147,12 +147,12 @@ def markdown(res: dict) -> str:
     rf = steps.get("refresh")
     if rf:
         out += ["| refresh | cold s | cold peak RSS MB | incremental s (+1 tax file) | incr. peak RSS MB "
-                "| the same as the sensor runs it, wall s to the process's end (to the run's end) | cold ÷ reference |", "|---|---:|---:|---:|---:|---:|---:|"]
+                "| the same as the sensor runs it: its process's wall s (to the run's end) | cold ÷ reference |", "|---|---:|---:|---:|---:|---:|---:|"]
         for backend, r in rf.items():
             c, i, j = r.get("cold", {}), r.get("incremental", {}), r.get("as_job", {})
             out.append(f"| {backend} | {_r(c.get('seconds'))}{'' if c.get('published') else ' (NOT published)'} | "
                        f"{_r(c.get('peak_rss_mb'), 0)} | {_r(i.get('seconds'))} | {_r(i.get('peak_rss_mb'), 0)} | "
-                       f"{_r(j.get('wall_seconds'))}"
+                       f"{_r(j.get('seconds'))}"
                        f"{'' if j.get('seconds_to_run_end') is None else ' (' + _r(j['seconds_to_run_end']) + ')'} | "
                        f"{_ratio(c.get('seconds'), ref_s)} |")
         out.append("")

@@ -128,8 +128,10 @@ def link_area(raw: Path, dest: Path) -> int:
     return n
 
 
-def add_tax_month(area: Path, suffix: str = "_补报") -> Path:
-    """A new tax file: an existing CSV with one amount changed, so its sha256 differs."""
+def add_tax_month(area: Path, suffix: str = "_补报", bump: int = 1) -> Path:
+    """A new tax file: an existing CSV with one amount raised by `bump`, so its sha256 differs
+    (from every file there: a second night passes another `bump`, or its file could repeat the
+    first night's bytes, which the ingest cache knows)."""
     tax = sorted(p for p in (area / "tax").rglob("*.csv") if not p.name.startswith("."))
     src = max(tax, key=lambda p: p.stat().st_size)
     data = src.read_bytes()
@@ -138,7 +140,7 @@ def add_tax_month(area: Path, suffix: str = "_补报") -> Path:
         m = list(re.finditer(rb"(?<![\d.])(\d+)\.(\d+)", lines[i]))
         if m:
             last = m[-1]
-            bumped = str(int(last.group(1)) + 1).encode()
+            bumped = str(int(last.group(1)) + bump).encode()
             lines[i] = lines[i][:last.start(1)] + bumped + lines[i][last.end(1):]
             break
     dst = src.with_name(src.stem + suffix + ".csv")
@@ -153,7 +155,7 @@ def refresh_as_job(work: Path, url: str) -> dict:
     import subprocess
 
     area = work / "raw"
-    extra = add_tax_month(area, "_补报二")
+    extra = add_tax_month(area, "_补报二", bump=2)
     say(f"  added {extra.relative_to(area)}")
     from pipelines.status import make_instance_folder
 

@@ -8,7 +8,6 @@ import re
 
 import openpyxl
 import polars as pl
-import pytest
 from county_warehouse import county_warehouse
 from dagster import DagsterEventType
 
@@ -26,14 +25,6 @@ from pipelines.reports.quality_report import REJECTED_CSV, SNAPSHOT_NAME, write_
 from pipelines.status import open_instance
 from pipelines.warehouse import read_table
 from tests.ingest.rawfiles import TONGCHENG, uscc, write_csv
-
-
-@pytest.fixture()
-def worker(monkeypatch):
-    monkeypatch.setattr(run_worker, "_pool", None)
-    run_worker.start(gx=False)
-    yield
-    run_worker.stop()
 
 
 def _page(path) -> str:

@@ -16,14 +16,6 @@ from pipelines.reports.bureau import latest_year, write_quality_and_dashboard, w
 from pipelines.warehouse import read_table
 
 
-@pytest.fixture()
-def worker(monkeypatch):
-    monkeypatch.setattr(run_worker, "_pool", None)
-    run_worker.start(gx=False)
-    yield
-    run_worker.stop()
-
-
 def _cells(path) -> dict[str, list[tuple]]:
     wb = openpyxl.load_workbook(path)
     return {ws.title: [tuple(c.value for c in row) for row in ws.iter_rows()] for ws in wb.worksheets}

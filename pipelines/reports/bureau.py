@@ -3,7 +3,8 @@
 The quality report and the dashboard are written by the run's own thread; the evaluation
 workbook (of the latest evaluated year) by the run's worker process (`run_worker.py`), which
 the run hands it to while its own thread does something else: `reports/drafts.py` says when.
-The two parts take about the same time at province scale (2.4 + 1.3 s against 2.4 s).
+At province scale the two parts take about as long: the quality report 1.7 s and the
+dashboard 1.0 s, against the workbook's 2.4 s.
 """
 
 from __future__ import annotations

@@ -83,7 +83,8 @@ def stop() -> None:
 
 
 def collected(frames: Mapping[str, Frame]) -> dict[str, pl.DataFrame]:
-    """Scans of staged Parquet read into frames (what the suite and the reports take)."""
+    """Scans of staged Parquet read into frames, every one (what the suite takes; a report reads
+    only the tables it asks for, `lazy.ReadWhenAsked`)."""
     return {name: f.collect() if isinstance(f, pl.LazyFrame) else f for name, f in frames.items()}
 
 

@@ -120,8 +120,10 @@ def bureau_reports(context: AssetExecutionContext, reports: Reports, refs: Frame
     root.mkdir(parents=True, exist_ok=True)
     # the drafts made beside the suite and publication, moved in now; the rest written here
     written, missing = drafts.take(root, context.run.run_id, warn=context.log.warning)
-    year = latest_year(scans)
-    book = run_worker.submit(write_workbook, scans, root, year) if drafts.PUBLICATION_PART in missing else None
+    year = book = None
+    if drafts.PUBLICATION_PART in missing:  # the workbook not drafted: the worker writes it meanwhile
+        year = latest_year(scans)
+        book = run_worker.submit(write_workbook, scans, root, year)
     if drafts.SUITE_PART in missing:
         written.update(write_quality_and_dashboard(scans, root))
     if drafts.PUBLICATION_PART in missing:

@@ -16,7 +16,7 @@ import polars as pl
 
 from pipelines.lazy import Frame, ReadWhenAsked, lazy
 from pipelines.reports.dashboard import write_dashboard
-from pipelines.reports.quality_report import SNAPSHOT_NAME, write_quality_report
+from pipelines.reports.quality_report import write_quality_report
 from pipelines.reports.workbook import write_evaluation_workbook
 
 QUALITY = "quality.html"
@@ -36,7 +36,7 @@ def write_quality_and_dashboard(frames: Mapping[str, Frame], folder: str | Path,
     tables = ReadWhenAsked(frames)
     folder = Path(folder)
     return {"quality_report": write_quality_report(tables, folder / QUALITY,
-                                                   previous=Path(snapshot or folder / SNAPSHOT_NAME)),
+                                                   previous=None if snapshot is None else Path(snapshot)),
             "dashboard": write_dashboard(tables, folder / DASHBOARD)}
 
 

@@ -42,8 +42,13 @@ PARTS = (SUITE_PART, PUBLICATION_PART)
 _pending: dict[str, Future] = {}  # run id -> the worker's draft of the workbook
 
 
+def _folder(root: Path, run_id: str) -> Path:
+    """The run's drafts."""
+    return root / f"{PREFIX}{run_id}"
+
+
 def _part(root: Path, run_id: str, part: str) -> Path:
-    return root / f"{PREFIX}{run_id}" / part
+    return _folder(root, run_id) / part
 
 
 def _finish(folder: Path, written: Mapping[str, Path]) -> dict[str, str]:
@@ -57,13 +62,13 @@ def begin(root: Path, run_id: str) -> None:
     """Remove the drafts of earlier runs (stopped before publication)."""
     if root.is_dir():
         for old in root.glob(f"{PREFIX}*"):
-            if old.name != f"{PREFIX}{run_id}":
+            if old != _folder(root, run_id):
                 shutil.rmtree(old, ignore_errors=True)
 
 
 def discard(root: Path, run_id: str) -> None:
     """Remove this run's drafts (its suite failed: nothing is published or reported)."""
-    shutil.rmtree(root / f"{PREFIX}{run_id}", ignore_errors=True)
+    shutil.rmtree(_folder(root, run_id), ignore_errors=True)
 
 
 def draft_beside_suite(frames: Mapping[str, Frame], root: Path, run_id: str) -> None:

@@ -26,6 +26,7 @@ from pipelines.indicators.attribution import attach_unit_town
 from pipelines.indicators.catalogue import KEYS, indicators
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
 from pipelines.indicators.memo import NO_MEMO, Memo
+from pipelines.indicators.passes import grouped_in_passes, passes_for
 from pipelines.indicators.specialty import in_area, specialty_industries
 from pipelines.indicators.town import indicator_years
 from pipelines.ingest.references import TARGET_TABLES
@@ -163,21 +164,21 @@ def _to_date_insured(employment: Frame, windows: pl.DataFrame, levels: set[str],
     """(level, id, target_year, which, value): distinct persons enrolled in each window's last
     month at the id's employers. Only the months asked for are read from the enrolment rows."""
     months = windows.select("target_year", "which", "year", pl.col("last").alias("period"))
-    enrolled = (
+    read = (  # distinct rows already: the fact's key is (period, person_key, employer_uscc)
         lazy(employment)
         .filter(pl.col("period").is_in(months["period"].unique().implode()))
         .select("period", "employer_uscc", "person_key")
-        .unique()
-        .join(months.lazy(), on="period", how="inner")
     )
+    enrolled = read.join(months.lazy(), on="period", how="inner")
+    passes = passes_for(read)
     parts = [
-        rows.group_by("id", "target_year", "which")
-        .agg(pl.col("person_key").n_unique().cast(pl.Float64).alias("value"))
+        grouped_in_passes(rows, ["id", "target_year", "which"],
+                          [pl.col("person_key").n_unique().cast(pl.Float64).alias("value")], passes)
         .with_columns(pl.lit(level).alias("level"))
         for level, rows in _attributed(enrolled, "employer_uscc", levels, enterprise, registry,
                                        members)
     ]
-    return pl.concat(parts, how="diagonal") if parts else _no_values()
+    return pl.concat(parts, how="diagonal").lazy() if parts else _no_values()
 
 
 def _no_values() -> pl.LazyFrame:
@@ -205,7 +206,7 @@ def _progress(targets: pl.DataFrame, indicator: str, fact: Frame, enterprise: Fr
                                     windows["year"].unique().to_list())
     compute = _to_date_tax if PROGRESS[indicator] == "tax" else _to_date_insured
     values = memo(f"target_to_date_{indicator}",
-                  compute(fact, windows, levels, enterprise, registry, members)).collect()
+                  lambda: lazy(compute(fact, windows, levels, enterprise, registry, members)).collect()).collect()
     wide = (
         wanted.select("level", "id", "year", "indicator")
         .join(values.filter(pl.col("which") == "cur").select(

@@ -12,6 +12,7 @@ them invalidates every part). Only the latest file of each part is kept.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parqu
 
 #: The modules whose code decides what a memoised part contains (paths below `pipelines/`).
 CODE = ("indicators/catalogue.py", "indicators/town.py", "indicators/specialty.py", "indicators/attribution.py",
-        "indicators/measures.py", "indicators/memo.py", "quality/flags.py", "evaluation/targets.py",
+        "indicators/measures.py", "indicators/memo.py", "indicators/passes.py", "quality/flags.py", "evaluation/targets.py",
         # a source's dq_rejected_row records (`defs/ingest.py`): echo, messages, rule texts, labels
         "ingest/file_records.py", "ingest/validate.py", "echo.py", "../schemas/rules.py", "../schemas/columns.py")
 
@@ -51,11 +52,14 @@ class Memo:
         self.reused: list[str] = []
         self.computed: list[str] = []
 
-    def __call__(self, name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+    def __call__(self, name: str, frame: pl.LazyFrame | Callable[[], pl.DataFrame]) -> pl.LazyFrame:
+        """`frame`: a query, or a function computing the rows (called only when they are not kept)."""
         path = self.kept(name, frame)
-        return frame if path is None else pl.scan_parquet(path)
+        if path is not None:
+            return pl.scan_parquet(path)
+        return frame().lazy() if callable(frame) else frame
 
-    def kept(self, name: str, frame: pl.LazyFrame) -> Path | None:
+    def kept(self, name: str, frame: pl.LazyFrame | Callable[[], pl.DataFrame]) -> Path | None:
         """The file holding `frame`'s rows, written now unless kept before (None: no cache)."""
         if self.folder is None:
             return None
@@ -63,7 +67,8 @@ class Memo:
         if kept_parquet_intact(path):  # a damaged or half-written part is computed again
             self.reused.append(name)
             return path
-        write_kept_parquet(frame.collect(), path)  # readers see the whole file or none
+        rows = frame() if callable(frame) else frame.collect()
+        write_kept_parquet(rows, path)  # readers see the whole file or none
         for old in self.folder.glob(f"{name}-*.parquet"):
             if old != path:
                 remove_kept(old)

@@ -9,6 +9,7 @@ from pipelines.indicators.catalogue import EXTRA_COLUMNS, KEYS, indicators
 from pipelines.indicators.catalogue import SPECIALTY_TOWN_ID as S
 from pipelines.indicators.measures import alive_counts
 from pipelines.indicators.memo import NO_MEMO, Memo
+from pipelines.indicators.passes import grouped_in_passes, passes_for
 from pipelines.indicators.town import (
     _with_previous_above_scale,
     december_enrolments,
@@ -147,16 +148,16 @@ def specialty_town_year(
         .group_by(S, "year")
         .agg(row_aggregates(TABLE, "tax"))
     )
-    insured = (
-        december_enrolments(employment, years)
+    december = december_enrolments(employment, years)
+    insured_rows = (
+        december
         .join(
             member_keys.rename({"uscc": "employer_uscc"}), on=["year", "employer_uscc"], how="inner"
         )
         .join(st_county, on=S, how="left")
-        .group_by(S, "year")
-        .agg(row_aggregates(TABLE, "enrolment"))
     )
-    insured = memo("specialty_insured", insured)
+    insured = memo("specialty_insured", lambda: grouped_in_passes(
+        insured_rows, [S, "year"], row_aggregates(TABLE, "enrolment"), passes_for(december)))
     entities = in_area(
         lazy(registry).select("uscc", "town_code", "industry_code", "established", "deregistered"),
         specialty_towns,

@@ -8,6 +8,7 @@ from pipelines.indicators.attribution import attach_unit_town, yearly_taxes
 from pipelines.indicators.catalogue import EXTRA_COLUMNS, KEYS, indicators, yoy_bases
 from pipelines.indicators.measures import alive_counts, money_sum, previous_year, ratio, yoy
 from pipelines.indicators.memo import NO_MEMO, Memo
+from pipelines.indicators.passes import grouped_in_passes, passes_for
 from pipelines.lazy import Frame, lazy
 
 TABLE = "ind_town_year"
@@ -68,9 +69,10 @@ def finish_indicators(base: pl.LazyFrame, table: str, key: list[str]) -> pl.Lazy
 
 
 def december_enrolments(employment: Frame, years: list[int]) -> pl.LazyFrame:
-    """Distinct (year, employer_uscc, person_key, hukou_county_code) enrolled in period Y-12.
+    """(year, employer_uscc, person_key, hukou_county_code) enrolled in period Y-12.
 
     The December filter comes first, so only a twelfth of the enrolment rows is carried on.
+    The rows are distinct already: the fact's key is (period, person_key, employer_uscc).
     """
     periods = pl.Series([f"{y}-12" for y in years], dtype=pl.String)
     return (
@@ -82,7 +84,6 @@ def december_enrolments(employment: Frame, years: list[int]) -> pl.LazyFrame:
             "person_key",
             "hukou_county_code",
         )
-        .unique()
     )
 
 
@@ -116,15 +117,15 @@ def town_year(
         .group_by("town_code", "year")
         .agg(row_aggregates(TABLE, "tax"))
     )
-    insured = (
-        attach_unit_town(december_enrolments(employment, years), ent, reg, "employer_uscc")
+    december = december_enrolments(employment, years)
+    insured_rows = (
+        attach_unit_town(december, ent, reg, "employer_uscc")
         .filter(pl.col("town_code").is_not_null())
         .join(county_of, on="town_code", how="left")
         .with_columns(pl.coalesce("_county", pl.col("town_code").str.slice(0, 6)).alias("_county"))
-        .group_by("town_code", "year")
-        .agg(row_aggregates(TABLE, "enrolment"))
     )
-    insured = memo("town_insured", insured)
+    insured = memo("town_insured", lambda: grouped_in_passes(
+        insured_rows, ["town_code", "year"], row_aggregates(TABLE, "enrolment"), passes_for(december)))
     enrolled_towns = (
         attach_unit_town(
             lazy(employment)

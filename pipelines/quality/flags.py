@@ -123,11 +123,13 @@ def cross_source_flags(enterprise: Frame, tax: Frame, employment: Frame, memo: M
     )
 
     periods = years.cast(pl.String) + "-12"
+    # the distinct persons of an employer in one month are its rows: the fact's key is
+    # (period, person_key, employer_uscc); counting rows holds no person key in memory
     insured = (
         lazy(employment)
         .filter(pl.col("period").is_in(periods.implode()))
         .group_by(pl.col("period").str.slice(0, 4).cast(pl.Int32).alias("year"), pl.col("employer_uscc").alias("uscc"))
-        .agg(pl.col("person_key").n_unique().cast(pl.Int64).alias("_insured"))
+        .agg(pl.len().cast(pl.Int64).alias("_insured"))
     )
     insured = memo("employer_december_insured", insured)
     with_insured = ent.join(insured, on=["year", "uscc"], how="inner")

@@ -144,8 +144,10 @@ def _table(lazy_facts: bool = True) -> pl.DataFrame:
     return target_table(TARGETS, IND_TOWN, IND_SPECIALTY, tax, emp, ENTERPRISE, REGISTRY, SPECIALTY)
 
 
-@pytest.mark.parametrize("lazy_facts", [True, False])
-def test_hand_worked_values(lazy_facts):
+@pytest.mark.parametrize(("lazy_facts", "pass_rows"), [(True, None), (False, None), (True, 1), (True, 3)])
+def test_hand_worked_values(lazy_facts, pass_rows, monkeypatch):
+    if pass_rows is not None:  # the distinct persons counted in several passes (`indicators/passes.py`)
+        monkeypatch.setattr("pipelines.indicators.passes.PASS_ROWS", pass_rows)
     out = _table(lazy_facts)
     assert out.schema == pl.Schema(SCHEMA)
     assert out.columns == list(polars_schema("eval_target"))

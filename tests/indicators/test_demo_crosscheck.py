@@ -51,6 +51,31 @@ def test_ind_town_year_equals_the_sql_reference(facts):
     assert n == 39 * len(got.columns)
 
 
+def test_insured_persons_counted_in_passes_equal_the_sql_reference(facts, monkeypatch):
+    # at province scale the distinct persons are counted in passes over the enrolment rows, a
+    # share of the towns (specialty towns) each (`indicators/passes.py`); here in many passes
+    from pipelines.indicators.passes import passes_for
+    from pipelines.indicators.specialty import specialty_town_year
+    from pipelines.indicators.town import december_enrolments, town_year
+
+    _, f = facts
+    monkeypatch.setattr("pipelines.indicators.passes.PASS_ROWS", 97)
+    december = december_enrolments(f["employment"], [2022, 2023, 2024])
+    assert passes_for(december) == -(-december.select(pl.len()).collect().item() // 97) > 10
+    counts = ["insured_persons", "local_insured_persons"]
+    town = town_year(f["enterprise"], f["tax"], f["employment"], f["registry"], f["towns"])
+    want = reference_town_year(f["enterprise"], f["tax"], f["employment"], f["registry"])
+    assert town["insured_persons"].sum() > 0
+    assert_same_cells(town.select("town_code", "year", *counts),
+                      want.select("town_code", "year", *counts), ["town_code", "year"])
+    st = specialty_town_year(f["enterprise"], f["tax"], f["employment"], f["registry"], f["towns"],
+                             f["specialty_towns"], f["leading"], f["market_totals"])
+    want = reference_specialty_town_year(**f)
+    assert st["insured_persons"].sum() > 0
+    assert_same_cells(st.select("specialty_town_id", "year", *counts),
+                      want.select("specialty_town_id", "year", *counts), ["specialty_town_id", "year"])
+
+
 def test_ind_specialty_town_year_equals_the_sql_reference(facts):
     url, f = facts
     want = reference_specialty_town_year(**f)

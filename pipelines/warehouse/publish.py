@@ -87,6 +87,7 @@ from .frames import (
 from .postgres_load import copy_rows, index_aside
 from .read import published_row_counts
 from .roles import reader_can_read
+from .slices import key_ordered_slices
 from .sql import NEW, OLD, quote, table_exists
 from .sqlite_load import ParallelSQLiteLoad, insert_rows, sqlite_rows
 from .tables import (
@@ -287,16 +288,16 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
     if bulk is not None and not pg and int(counts["len"].sum()) >= sqlite_load.PARALLEL_MIN_ROWS \
             and bulk.workers > 1 and bulk.free_slots:
         return bulk.load(conn.connection.driver_connection, name, name + NEW, scratch_ddl(), frame, key[0], counts)
-    values = counts[key[0]].sort()
     rows = 0
-    for value in values:
-        chunk = prepare_frame(name, frame.filter(pl.col(key[0]) == value).sort(key).collect())
-        if pg:
-            copy_rows(conn, name, chunk)
-        else:
-            insert_rows(conn, name, chunk, presorted=True)
-        rows += chunk.height
-        del chunk
+    for value, size in counts.sort(key[0]).select(key[0], "len").iter_rows():
+        for chunk in key_ordered_slices(frame, key, value, size):
+            chunk = prepare_frame(name, chunk)
+            if pg:
+                copy_rows(conn, name, chunk)
+            else:
+                insert_rows(conn, name, chunk, presorted=True)
+            rows += chunk.height
+            del chunk
     return rows
 
 
@@ -312,14 +313,17 @@ def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts:
     for part in parts:
         value = partition_value(name, part)
         deleted += conn.execute(table.delete().where(table.c[col] == value)).rowcount
-        chunk = prepare_frame(name, frame.filter(pl.col(col) == value).sort(spec.key).collect())
-        if chunk.height:
-            if pg:
-                copy_rows(conn, name, chunk, target=name)
-            else:
-                insert_rows(conn, name, chunk, presorted=True, target=name)
-        rows += chunk.height
-        log.info("%s: partition %s replaced (%d rows)", name, part, chunk.height)
+        loaded = 0
+        for chunk in key_ordered_slices(frame, spec.key, value, column=col):
+            chunk = prepare_frame(name, chunk)
+            if chunk.height:
+                if pg:
+                    copy_rows(conn, name, chunk, target=name)
+                else:
+                    insert_rows(conn, name, chunk, presorted=True, target=name)
+            loaded += chunk.height
+        rows += loaded
+        log.info("%s: partition %s replaced (%d rows)", name, part, loaded)
     return rows, rows - deleted
 
 

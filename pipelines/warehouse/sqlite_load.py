@@ -35,8 +35,9 @@ from sqlalchemy import Connection
 from pipelines import settings
 from pipelines.parquet import write_parquet
 
-from . import sql
+from . import slices, sql
 from .frames import prepare_frame
+from .slices import key_ordered_slices
 from .sql import NEW, quote
 from .tables import SPEC_BY_NAME
 
@@ -121,8 +122,8 @@ def chunk_ranges(counts: pl.DataFrame, column: str, n_chunks: int) -> list[list[
     return [c for c in chunks if c]
 
 
-def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: list[object],
-                 path: str) -> int:
+def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, values: list[object], sizes: list[int],
+                 path: str, slice_rows: int) -> int:
     """In a worker: one scratch SQLite file holding the rows of `values`, in key order.
 
     `ddl` creates the table under the name `SCRATCH_TABLE`, without a key: a plain rowid
@@ -130,14 +131,15 @@ def _build_chunk(name: str, ddl: str, frame: pl.LazyFrame, column: str, values: 
     go in through ADBC's SQLite driver, which binds Arrow columns in C (about 3x the speed of
     `executemany`, which first makes a Python object of every value). Its own bundled SQLite
     only ever touches this private, unjournalled file; the warehouse itself is written by
-    the publisher's `sqlite3` connection alone.
+    the publisher's `sqlite3` connection alone. `values` are values of the key's first column,
+    `sizes` their rows; each is read in slices of about `slice_rows` rows (`slices.py`).
     """
     key = SPEC_BY_NAME[name].key
 
     def parts():
-        for value in values:
-            chunk = prepare_frame(name, frame.filter(pl.col(column) == value).sort(key).collect())
-            yield sqlite_rows(name, chunk, presorted=True)
+        for value, size in zip(values, sizes, strict=True):
+            for chunk in key_ordered_slices(frame, key, value, size, slice_rows=slice_rows):
+                yield sqlite_rows(name, prepare_frame(name, chunk), presorted=True)
 
     return write_scratch(path, ddl, parts())
 
@@ -257,9 +259,11 @@ class ParallelSQLiteLoad:
             write_parquet(frame.sort(column), staged)
             frame = pl.scan_parquet(staged)
         futures: list[tuple[str, Future[int]]] = []
+        size = dict(counts.select(column, "len").iter_rows())
         for i, values in enumerate(ranges):
             path = str(self.dir / f"{name}.{i}.sqlite")
-            futures.append((path, self._executor().submit(_build_chunk, name, ddl, frame, column, values, path)))
+            futures.append((path, self._executor().submit(_build_chunk, name, ddl, frame, values,
+                                                          [size[v] for v in values], path, slices.SLICE_ROWS)))
         rows = 0
         for i, (path, fut) in enumerate(futures):
             n = fut.result()

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.kept_json import write_kept_json
+
 log = logging.getLogger(__name__)
 
 SOURCE_FOLDERS = ("enterprise", "tax", "employment", "registry", "reference")
@@ -294,8 +296,6 @@ class HashCache:
                 if not isinstance(data, dict):
                     data = {}
             data[self.root_key] = self.entries
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, self.file)
+            write_kept_json(self.file, data)
         except OSError:
             pass  # read-only cache folder: the in-memory cache still works

@@ -34,6 +34,7 @@ from pipelines.ingest.readers import (
     read_version,
 )
 from pipelines.ingest.validate import REJECTED_SCHEMA, validate_table
+from pipelines.kept_json import write_kept_json
 from pipelines.parquet import kept_parquet_intact, remove_kept, write_kept_parquet
 from schemas.above_scale import above_scale_expr, threshold_table
 from schemas.columns import SOURCES, SourceSpec
@@ -169,9 +170,7 @@ class IngestCache:
         meta = {"sha256": o.file.sha256, "status": o.status, "rows_read": o.rows_read,
                 "rows_loaded": o.rows_loaded, "message": o.message, "parts": o.parts,
                 "has_accepted": accepted is not None}
-        tmp = paths[2].with_name(f".{paths[2].name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, paths[2])
+        write_kept_json(paths[2], meta)
         return o
 
     def fact_path(self, source: str, content: str) -> Path | None:

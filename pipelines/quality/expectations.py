@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from pipelines.evaluation.layout import WIDE_CRITERIA
 from pipelines.indicators.catalogue import indicator, indicators, money_columns
+from pipelines.kept_json import write_kept_json
 from pipelines.warehouse import make_engine
 from schemas import rules as rule_catalogue
 
@@ -407,10 +408,7 @@ def _read_memo(kept: Path, table: str, key: str) -> list[dict[str, Any]] | None:
 
 
 def _write_memo(kept: Path, table: str, key: str, rows: list[dict[str, Any]]) -> None:
-    path = _memo_file(kept, table)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "results": rows}, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_kept_json(_memo_file(kept, table), {"key": key, "results": rows})
 
 
 def validate_warehouse(url: str, docs_dir: Path, kept: Path | None = None) -> QualityResult:

@@ -98,6 +98,10 @@ PARTITION_COLUMNS = {"ind_town_year": "year", "ind_specialty_town_year": "year",
 #: Any other table built every run (a DataFrame) with at least this many rows is compared per value
 #: of its key's first column too (dq_rejected_row per file), so one new file reloads one slice.
 PARTITION_MIN_ROWS = 100_000
+#: ... unless that column has more values than this: a column nearly unique (the register's
+#: USCC, 326,696 values at province scale) would make a partition, and a digest, per row
+#: (12.5 s for the register), and a changed row would reload as much as the whole table.
+PARTITION_MAX_PARTS = 10_000
 
 
 def partition_column(name: str) -> str:
@@ -124,4 +128,6 @@ def partitioned_by_content(name: str, df: pl.DataFrame) -> bool:
     dtype = df.schema.get(col)
     if dtype is None or not (dtype == pl.String or dtype.is_integer()):
         return False
-    return name in PARTITION_COLUMNS or df.height >= PARTITION_MIN_ROWS
+    if name in PARTITION_COLUMNS:
+        return True
+    return df.height >= PARTITION_MIN_ROWS and df[col].n_unique() <= PARTITION_MAX_PARTS

@@ -84,3 +84,19 @@ def test_unchanged_small_tables_are_kept_by_content(warehouse_url):
     changed = towns.with_columns(pl.col("town_name") + "镇")
     assert publish(warehouse_url, {"dim_town": changed}, fingerprints={}) == {"dim_town": 3}
     assert read_table(warehouse_url, "dim_town")["town_name"].str.ends_with("镇").all()
+
+
+def test_a_large_table_is_compared_per_part_only_when_its_parts_are_few(monkeypatch):
+    import importlib
+
+    frames = importlib.import_module("pipelines.warehouse.frames")
+    monkeypatch.setattr(frames, "PARTITION_MIN_ROWS", 4)
+    monkeypatch.setattr(frames, "PARTITION_MAX_PARTS", 2)
+    # dq_rejected_row by file_id (key's first column): 6 rows of 2 files, then of 6 files
+    few = pl.DataFrame({"file_id": ["a", "a", "a", "b", "b", "b"]})
+    many = pl.DataFrame({"file_id": ["a", "b", "c", "d", "e", "f"]})
+    assert frames.partitioned_by_content("dq_rejected_row", few)
+    assert not frames.partitioned_by_content("dq_rejected_row", many)  # a part per row: no
+    assert not frames.partitioned_by_content("dq_rejected_row", few.head(3))  # too few rows
+    # the derived tables are compared by year whatever their size
+    assert frames.partitioned_by_content("ind_town_year", pl.DataFrame({"year": [2023, 2024, 2025]}))

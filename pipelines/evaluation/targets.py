@@ -206,7 +206,7 @@ def _progress(targets: pl.DataFrame, indicator: str, fact: Frame, enterprise: Fr
                                     windows["year"].unique().to_list())
     compute = _to_date_tax if PROGRESS[indicator] == "tax" else _to_date_insured
     values = memo(f"target_to_date_{indicator}",
-                  lambda: lazy(compute(fact, windows, levels, enterprise, registry, members)).collect()).collect()
+                  lambda: compute(fact, windows, levels, enterprise, registry, members).collect()).collect()
     wide = (
         wanted.select("level", "id", "year", "indicator")
         .join(values.filter(pl.col("which") == "cur").select(

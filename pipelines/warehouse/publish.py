@@ -292,13 +292,17 @@ def _load_table(conn: Connection, name: str, frame: pl.DataFrame | pl.LazyFrame,
     for value, size in counts.sort(key[0]).select(key[0], "len").iter_rows():
         for chunk in key_ordered_slices(frame, key, value, size):
             chunk = prepare_frame(name, chunk)
-            if pg:
-                copy_rows(conn, name, chunk)
-            else:
-                insert_rows(conn, name, chunk, presorted=True)
+            _write_sorted(conn, name, chunk, pg)
             rows += chunk.height
-            del chunk
     return rows
+
+
+def _write_sorted(conn: Connection, name: str, rows: pl.DataFrame, pg: bool, target: str | None = None) -> None:
+    """Rows prepared for table `name`, in key order, into `target` (default `<name>__new`)."""
+    if pg:
+        copy_rows(conn, name, rows, target=target)
+    else:
+        insert_rows(conn, name, rows, presorted=True, target=target)
 
 
 def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts: list[str],
@@ -317,10 +321,7 @@ def _replace_partitions(conn: Connection, name: str, frame: pl.LazyFrame, parts:
         for chunk in key_ordered_slices(frame, spec.key, value, column=col):
             chunk = prepare_frame(name, chunk)
             if chunk.height:
-                if pg:
-                    copy_rows(conn, name, chunk, target=name)
-                else:
-                    insert_rows(conn, name, chunk, presorted=True, target=name)
+                _write_sorted(conn, name, chunk, pg, target=name)
             loaded += chunk.height
         rows += loaded
         log.info("%s: partition %s replaced (%d rows)", name, part, loaded)
